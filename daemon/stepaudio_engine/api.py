@@ -1,0 +1,101 @@
+"""The engine's public contract: requests, results, errors, progress and cancellation.
+
+The worker process (stepaudiod.worker) hosts one engine object and talks to it only through these
+types; the daemon never imports the engine. Everything here is plain Python so it can be imported
+without torch.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Optional
+
+
+class Reason(str, Enum):
+    """Stable reason codes for engine failures (the first column of the error table, DESIGN.md §8)."""
+
+    BAD_INPUT = "BAD_INPUT"            # the audio/text/options the user gave cannot be used
+    MODEL_MISSING = "MODEL_MISSING"    # a model file or folder is absent
+    MODEL_CORRUPT = "MODEL_CORRUPT"    # a model file is present but unreadable or has the wrong shapes
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"    # the device or host ran out of memory
+    CANCELLED = "CANCELLED"            # the cancel flag was set and the engine stopped between steps
+    UNSUPPORTED = "UNSUPPORTED"        # valid request this build/device cannot serve (e.g. awq on CPU)
+    INTERNAL = "INTERNAL"              # a bug: anything else
+
+
+class EngineError(Exception):
+    """An error meant for the user: what went wrong (message) and what to do (hint)."""
+
+    def __init__(self, reason: Reason, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.hint = hint
+
+
+class CancelToken:
+    """A flag the worker sets from its control thread; the engine checks it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise CANCELLED if the flag is set; call this between steps (tokens, chunks, stages)."""
+        if self._event.is_set():
+            raise EngineError(Reason.CANCELLED, "cancelled")
+
+
+# progress(stage, fraction in [0, 1] or -1 if unknown, details such as {"tokens": 12})
+ProgressFn = Callable[[str, float, dict], None]
+
+
+def no_progress(stage: str, fraction: float, detail: dict) -> None:
+    """A ProgressFn that drops everything (for library use and tests)."""
+
+
+@dataclass
+class LoadOptions:
+    models_dir: str                 # root holding Step-Audio-EditX*/ and Step-Audio-Tokenizer/
+    variant: str = "base"           # base | bnb | awq
+    device: str = "auto"            # auto | cpu | cuda
+    dtype: str = "auto"             # auto | bf16 | fp32 (auto: bf16 on CUDA, fp32 on CPU)
+    threads: int = 0                # CPU threads for torch/onnxruntime; 0 = library default
+    cache_dir: Optional[str] = None  # prompt cache folder; None disables the cache
+
+
+@dataclass
+class CloneRequest:
+    ref_audio: str                  # absolute path of the reference recording
+    ref_text: str                   # transcript of the reference recording
+    text: str                       # what the cloned voice should say
+    output: str                     # absolute path the engine writes the WAV to (a temp name)
+    seed: Optional[int] = None
+
+
+@dataclass
+class EditRequest:
+    input_audio: str                # absolute path of the audio to edit
+    audio_text: str                 # transcript of that audio
+    edit_type: str                  # emotion | style | speed | paralinguistic | denoise | vad
+    edit_info: str = ""             # the option of the edit type (e.g. "happy"); "" where none
+    text: str = ""                  # target text (paralinguistic: text with [Laughter] style tags)
+    iterations: int = 1
+    output: str = ""
+    seed: Optional[int] = None
+
+
+@dataclass
+class EngineResult:
+    output: str
+    sample_rate: int
+    duration_s: float
+    timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds
+    options: dict[str, Any] = field(default_factory=dict)     # the options in force (seed, variant, ...)
+    notes: list[str] = field(default_factory=list)            # things the user should know

@@ -1,0 +1,1 @@
+"""stepaudiod: the daemon (grpc.aio server, scheduler, worker runner). Never imports torch."""
