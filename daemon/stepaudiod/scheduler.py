@@ -1,0 +1,383 @@
+"""The lazy, tiered model manager: a bounded FIFO queue, one job at a time per variant worker,
+keep-alive timers and the tiers loaded → offloaded (CPU RAM) → unloaded (DESIGN.md §2, §5).
+
+Rules:
+- keep-alive counts from the end of the last job, never while a job runs; a request's keep-alive
+  (capped by keep_alive_max) becomes the variant's; 0 = unload after this job unless more jobs for
+  the variant are queued; negative = keep until unloaded by hand.
+- offload_after (if shorter than keep-alive) moves an idle variant's weights to CPU RAM first.
+- at most max_loaded variants have a worker; the least recently used idle one makes room.
+- a worker crash fails only the job in flight; the variant goes back to unloaded.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from stepaudiod import outputs
+from stepaudiod.errors import DaemonError
+from stepaudiod.jobs import Job
+from stepaudiod.settings import VARIANTS, LoadedSettings
+from stepaudiod.worker_runner import WorkerProcess, WorkerSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Slot:
+    """One model variant: its worker, tier and timers."""
+
+    variant: str
+    keep_alive: float
+    tier: str = "unloaded"            # unloaded | loading | loaded | offloaded | unloading
+    worker: Optional[WorkerProcess] = None
+    device: str = ""
+    model_bytes: int = 0
+    vram_bytes: int = 0
+    folder: str = ""
+    load_time: float = 0.0
+    jobs_served: int = 0
+    last_end: float = field(default_factory=time.monotonic)
+    running: Optional[Job] = None
+    timer: Optional[asyncio.Task] = None
+    next_tier: str = ""
+    next_at: float = 0.0
+    pending: str = ""                 # "unload" | "offload" requested while a job ran
+
+    def reset(self) -> None:
+        self.tier, self.worker, self.device, self.model_bytes, self.vram_bytes = "unloaded", None, "", 0, 0
+        self.next_tier, self.next_at, self.pending = "", 0.0, ""
+
+
+class Scheduler:
+    def __init__(self, loaded: LoadedSettings,
+                 worker_factory: Callable[[WorkerSpec], WorkerProcess] = WorkerProcess) -> None:
+        self.loaded = loaded
+        self.settings = loaded.settings
+        self.worker_factory = worker_factory
+        self.queue: collections.deque[Job] = collections.deque()
+        self.slots = {v: Slot(v, self.settings.keep_alive) for v in VARIANTS}
+        self.tasks: set[asyncio.Task] = set()
+        self.idle_since = time.monotonic()
+        self.closing = False
+
+    # ---- public API used by the server ------------------------------------------------------
+    def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
+        if requested is None:
+            return None
+        ceiling = self.settings.keep_alive_max
+        if ceiling >= 0 and (requested < 0 or requested > ceiling):
+            return ceiling
+        return requested
+
+    def submit(self, job: Job) -> None:
+        if self.closing:
+            raise DaemonError("SHUTTING_DOWN", "the daemon is shutting down")
+        if len(self.queue) >= self.settings.queue_size:
+            raise DaemonError("BUSY", f"the queue is full ({self.settings.queue_size} jobs waiting)")
+        self.queue.append(job)
+        job.position = len(self.queue)
+        self._dispatch()
+        if job in self.queue:  # it has to wait: tell the client where it stands
+            job.emit("queued", position=job.position)
+
+    def cancel(self, job: Job) -> str:
+        """Drop a queued job or stop a running one; returns dropped | stopping | finished."""
+        if job.finished:
+            return "finished"
+        job.cancel_requested = True
+        if job in self.queue:
+            self.queue.remove(job)
+            job.fail("CANCELLED", "cancelled while queued")
+            self._update_positions()
+            self._mark_activity()
+            return "dropped"
+        slot = self.slots[job.variant]
+        if slot.running is job and slot.worker is not None:
+            slot.worker.cancel()
+            self._spawn(self._kill_after_grace(job, slot.worker))
+        return "stopping"
+
+    def find(self, job_id: str) -> Optional[Job]:
+        for job in self.queue:
+            if job.id == job_id:
+                return job
+        for slot in self.slots.values():
+            if slot.running is not None and slot.running.id == job_id:
+                return slot.running
+        return None
+
+    async def unload(self, variants: list[str], to_cpu: bool) -> tuple[list[str], list[str], list[str]]:
+        unloaded, offloaded, deferred = [], [], []
+        for variant in variants:
+            slot = self.slots[variant]
+            if slot.running is not None or slot.tier == "loading":
+                slot.pending = "offload" if to_cpu else "unload"
+                deferred.append(variant)
+            elif slot.tier in ("loaded", "offloaded"):
+                if to_cpu:
+                    if slot.tier == "loaded":
+                        await self._offload(slot)
+                    offloaded.append(variant)
+                    self._arm(slot)
+                else:
+                    await self._unload(slot)
+                    unloaded.append(variant)
+        self._mark_activity()
+        return unloaded, offloaded, deferred
+
+    def idle(self) -> bool:
+        return not self.queue and all(s.tier == "unloaded" and s.running is None for s in self.slots.values())
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.idle_since if self.idle() else 0.0
+
+    async def shutdown(self) -> None:
+        self.closing = True
+        while self.queue:
+            self.queue.popleft().fail("SHUTTING_DOWN", "the daemon is shutting down")
+        for slot in self.slots.values():
+            if slot.running is not None:
+                self.cancel(slot.running)
+        for slot in self.slots.values():
+            if slot.worker is not None:
+                await slot.worker.stop(self.settings.cancel_grace)
+            slot.reset()
+        for task in list(self.tasks):
+            task.cancel()
+
+    # ---- dispatch ---------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        started = False
+        for job in list(self.queue):
+            slot = self.slots[job.variant]
+            if slot.running is not None or slot.tier == "unloading":
+                continue
+            if slot.tier == "unloaded" and not self._room_for(slot):
+                continue
+            self.queue.remove(job)
+            slot.running = job           # claim the slot before the task starts
+            self._cancel_timer(slot)
+            self._spawn(self._run(job, slot))
+            started = True
+        if started:
+            self._update_positions()
+
+    def _room_for(self, slot: Slot) -> bool:
+        others = [s for s in self.slots.values() if s is not slot and s.tier != "unloaded"]
+        if len(others) < self.settings.max_loaded:
+            return True
+        return any(s.running is None and s.tier in ("loaded", "offloaded") for s in others)
+
+    def _update_positions(self) -> None:
+        for index, job in enumerate(self.queue, start=1):
+            if job.position != index:
+                job.position = index
+                job.emit("queued", position=index)
+
+    # ---- running a job ----------------------------------------------------------------------
+    async def _run(self, job: Job, slot: Slot) -> None:
+        job.state, job.started = "running", time.monotonic()
+        job.emit("queued", position=0)
+        timings = {"queued": job.started - job.created}
+        temp = None
+        try:
+            if job.cancel_requested:
+                raise DaemonError("CANCELLED", "cancelled")
+            load_s = await self._ensure_loaded(slot, job)
+            if load_s:
+                timings["load"] = load_s
+            result: dict = {"options": {}, "timings": {}}
+            if job.kind != "load":
+                assert job.target is not None
+                temp = outputs.temp_path_for(job.target, job.id)
+                request = {**job.payload, "output": str(temp)}
+                result = await slot.worker.request(job.kind, {"request": request},  # type: ignore[union-attr]
+                                                   progress=self._relay(job))
+                outputs.commit(temp, job.target, job.force)
+                result["output"] = str(job.target)
+            slot.jobs_served += 1
+            timings.update(result.get("timings") or {})
+            timings["total"] = time.monotonic() - job.created
+            result["timings"] = timings
+            result.setdefault("options", {})["variant"] = slot.variant
+            job.state = "done"
+            job.emit("done", result=result)
+        except DaemonError as exc:
+            if job.cancel_requested:
+                job.fail("CANCELLED", "cancelled", "")
+            else:
+                job.fail(exc.reason, exc.message, exc.hint)
+        except Exception as exc:  # a daemon bug must fail the job, not the daemon
+            log.exception("job %s failed unexpectedly", job.id)
+            job.fail("INTERNAL", f"{type(exc).__name__}: {exc}")
+        finally:
+            if temp is not None:
+                outputs.discard(temp)
+            if slot.worker is not None and not slot.worker.alive:
+                slot.reset()
+            slot.running = None
+            slot.last_end = time.monotonic()
+            if job.keep_alive is not None:
+                slot.keep_alive = job.keep_alive
+            self._arm(slot)
+            self._mark_activity()
+            self._dispatch()
+
+    def _relay(self, job: Job):
+        def relay(stage: str, fraction: float, detail: dict) -> None:
+            job.emit("progress", stage=stage, fraction=fraction, tokens=int(detail.get("tokens", 0) or 0),
+                     detail=str(detail.get("text", "")))
+        return relay
+
+    async def _kill_after_grace(self, job: Job, worker: WorkerProcess) -> None:
+        await asyncio.sleep(self.settings.cancel_grace)
+        if not job.finished and worker.alive:
+            log.warning("job %s did not stop within %.1f s of cancel; killing worker %d",
+                        job.id, self.settings.cancel_grace, worker.pid)
+            await worker.kill()
+
+    # ---- tiers ------------------------------------------------------------------------------
+    async def _ensure_loaded(self, slot: Slot, job: Job) -> float:
+        """Bring the variant up to 'loaded'; returns seconds spent loading (0 if it was loaded)."""
+        if slot.worker is not None and not slot.worker.alive:
+            slot.reset()
+        if slot.tier == "loaded":
+            return 0.0
+        started = time.monotonic()
+        stall = self.settings.load_stall_timeout
+        if slot.tier == "offloaded":
+            job.emit("progress", stage="loading", fraction=-1.0, tokens=0, detail="moving weights back")
+            info = await slot.worker.request("resume", {}, self._relay_loading(job), stall)  # type: ignore
+            slot.tier, slot.device = "loaded", info.get("device", slot.device)
+            slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
+            return time.monotonic() - started
+        await self._make_room(slot)
+        slot.tier = "loading"
+        job.emit("progress", stage="loading", fraction=0.0, tokens=0, detail="starting worker")
+        worker = self.worker_factory(WorkerSpec(slot.variant, self.settings.engine, {}))
+        slot.worker = worker
+        try:
+            await worker.start(timeout=stall)
+            info = await worker.request("load", {"options": self._load_options(slot)},
+                                        self._relay_loading(job), stall)
+        except BaseException:
+            await worker.kill()
+            slot.reset()
+            raise
+        slot.tier = "loaded"
+        slot.device = str(info.get("device", ""))
+        slot.model_bytes = int(info.get("model_bytes", 0) or 0)
+        slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
+        slot.folder = str(info.get("folder", ""))
+        slot.load_time = time.monotonic() - started
+        self._spawn(self._watch(slot, worker))
+        return slot.load_time
+
+    def _relay_loading(self, job: Job):
+        def relay(stage: str, fraction: float, detail: dict) -> None:
+            job.emit("progress", stage="loading", fraction=fraction, tokens=0, detail=stage)
+        return relay
+
+    def _load_options(self, slot: Slot) -> dict:
+        s = self.settings
+        return {"models_dir": str(self.loaded.effective_models_dir()), "variant": slot.variant,
+                "device": s.device, "dtype": s.dtype, "threads": s.threads,
+                "cache_dir": str(self.loaded.paths.prompt_cache_dir)}
+
+    async def _make_room(self, slot: Slot) -> None:
+        others = [s for s in self.slots.values() if s is not slot and s.tier != "unloaded"]
+        while len(others) >= self.settings.max_loaded:
+            idle = [s for s in others if s.running is None and s.tier in ("loaded", "offloaded")]
+            if not idle:
+                raise DaemonError("BUSY", "every loaded variant is busy and max_loaded is reached")
+            victim = min(idle, key=lambda s: s.last_end)
+            log.info("unloading %s to make room for %s", victim.variant, slot.variant)
+            await self._unload(victim)
+            others.remove(victim)
+
+    async def _watch(self, slot: Slot, worker: WorkerProcess) -> None:
+        """Notice a worker that dies while idle, so status tells the truth."""
+        await worker.exited.wait()
+        if slot.worker is worker and slot.running is None:
+            if not worker.killed_on_purpose:
+                log.error("worker for %s died while idle:\n%s", slot.variant, worker.tail_text())
+            self._cancel_timer(slot)
+            slot.reset()
+            self._mark_activity()
+
+    async def _offload(self, slot: Slot) -> None:
+        assert slot.worker is not None
+        try:
+            info = await slot.worker.request("offload", {}, None, self.settings.load_stall_timeout)
+        except DaemonError as exc:
+            log.error("offloading %s failed (%s); unloading it instead", slot.variant, exc.message)
+            await self._unload(slot)
+            return
+        slot.tier, slot.device = "offloaded", str(info.get("device", "cpu"))
+        slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
+        log.info("%s offloaded to CPU RAM", slot.variant)
+
+    async def _unload(self, slot: Slot) -> None:
+        self._cancel_timer(slot)
+        worker = slot.worker
+        slot.tier = "unloading"
+        if worker is not None:
+            await worker.stop(self.settings.cancel_grace)
+        slot.reset()
+        log.info("%s unloaded", slot.variant)
+
+    # ---- timers -----------------------------------------------------------------------------
+    def _arm(self, slot: Slot) -> None:
+        """After a job (or a tier change), schedule the next step down for an idle variant."""
+        self._cancel_timer(slot)
+        if slot.running is not None or slot.tier not in ("loaded", "offloaded") or self.closing:
+            return
+        if slot.pending:
+            action, slot.pending = slot.pending, ""
+            self._spawn(self._step_down(slot, "offloaded" if action == "offload" else "unloaded", 0.0))
+            return
+        keep, offload = slot.keep_alive, self.settings.offload_after
+        if slot.tier == "loaded" and offload > 0 and (keep < 0 or offload < keep):
+            step, delay = "offloaded", offload
+        elif keep >= 0:
+            step, delay = "unloaded", keep
+        else:
+            return
+        delay = max(0.0, slot.last_end + delay - time.monotonic())
+        slot.next_tier, slot.next_at = step, time.monotonic() + delay
+        slot.timer = self._spawn(self._step_down(slot, step, delay))
+
+    async def _step_down(self, slot: Slot, step: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if slot.running is not None or any(j.variant == slot.variant for j in self.queue):
+            return  # a job came in: it re-arms when it ends
+        slot.timer = None
+        if step == "offloaded" and slot.tier == "loaded":
+            await self._offload(slot)
+        elif step == "unloaded" and slot.tier in ("loaded", "offloaded"):
+            await self._unload(slot)
+        slot.next_tier, slot.next_at = "", 0.0
+        self._arm(slot)
+        self._mark_activity()
+        self._dispatch()
+
+    def _cancel_timer(self, slot: Slot) -> None:
+        if slot.timer is not None and slot.timer is not asyncio.current_task():
+            slot.timer.cancel()
+        slot.timer = None
+        slot.next_tier, slot.next_at = "", 0.0
+
+    # ---- bookkeeping ------------------------------------------------------------------------
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def _mark_activity(self) -> None:
+        self.idle_since = time.monotonic()

@@ -1,0 +1,225 @@
+"""The gRPC servicer: translates between protobuf and the scheduler, nothing more.
+
+Runs on grpc.aio so Health/Status are answered at once even while a model loads or a job runs.
+Every call must carry the daemon's token (TokenInterceptor).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import grpc
+import psutil
+
+from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
+from stepaudio_protos.v1 import stepaudio_pb2 as pb
+from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
+from stepaudiod import outputs
+from stepaudiod.errors import DaemonError
+from stepaudiod.jobs import Job
+from stepaudiod.scheduler import Scheduler, Slot
+from stepaudiod.settings import VARIANTS, LoadedSettings, setting_fields
+
+log = logging.getLogger(__name__)
+
+
+class TokenInterceptor(grpc.aio.ServerInterceptor):
+    """Refuse any call that does not carry the token from the 0600 token file."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+        async def deny(request, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong stepaudio token")
+
+        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+
+        async def deny_stream(request, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong stepaudio token")
+            yield  # pragma: no cover
+
+        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny_stream)
+
+    async def intercept_service(self, continuation, details):
+        metadata = dict(details.invocation_metadata or ())
+        if metadata.get(TOKEN_METADATA_KEY) == self.token:
+            return await continuation(details)
+        streaming = details.method.endswith(("/Submit", "/Load"))
+        return self._deny_stream if streaming else self._deny_unary
+
+
+class StepAudioService(pb_grpc.StepAudioServicer):
+    def __init__(self, scheduler: Scheduler, loaded: LoadedSettings, socket_path: Path,
+                 request_shutdown: Callable[[], None]) -> None:
+        self.scheduler = scheduler
+        self.loaded = loaded
+        self.socket_path = socket_path
+        self.request_shutdown = request_shutdown
+        self.started = time.monotonic()
+        self.process = psutil.Process()
+        self.cache_stats: Callable[[], pb.CacheStatus] = lambda: pb.CacheStatus(
+            path=str(loaded.paths.prompt_cache_dir))
+
+    # ---- handshake and status ---------------------------------------------------------------
+    async def Health(self, request, context):
+        return pb.HealthReply(daemon_version=__version__, protocol_version=PROTOCOL_VERSION, pid=os.getpid(),
+                              uptime_s=time.monotonic() - self.started, idle=self.scheduler.idle(),
+                              uid=os.getuid())
+
+    async def Status(self, request, context):
+        s = self.scheduler
+        settings = [pb.Setting(name=f.name, value=self._setting_value(f.name), source=self.loaded.sources[f.name])
+                    for f in setting_fields() if not f.metadata.get("hidden")]
+        idle_in = -1.0
+        limit = self.loaded.settings.idle_shutdown
+        if limit > 0 and s.idle():
+            idle_in = max(0.0, limit - s.idle_for())
+        return pb.StatusReply(
+            daemon_version=__version__, protocol_version=PROTOCOL_VERSION, pid=os.getpid(),
+            uptime_s=time.monotonic() - self.started, socket=str(self.socket_path), settings=settings,
+            variants=[self._variant_status(slot) for slot in s.slots.values()],
+            queue=[pb.QueuedJob(job_id=j.id, kind=j.kind, variant=j.variant, position=i,
+                                waited_s=time.monotonic() - j.created)
+                   for i, j in enumerate(s.queue, start=1)],
+            queue_capacity=self.loaded.settings.queue_size, cache=self.cache_stats(),
+            daemon_rss_bytes=self.process.memory_info().rss, log_file=str(self.loaded.paths.log_file),
+            idle_shutdown_in_s=idle_in)
+
+    def _setting_value(self, name: str) -> str:
+        if name == "models_dir":
+            return str(self.loaded.effective_models_dir())
+        return str(getattr(self.loaded.settings, name))
+
+    def _variant_status(self, slot: Slot) -> pb.VariantStatus:
+        now = time.monotonic()
+        rss = 0
+        if slot.worker is not None and slot.worker.alive:
+            try:
+                rss = psutil.Process(slot.worker.pid).memory_info().rss
+            except psutil.Error:
+                pass
+        return pb.VariantStatus(
+            variant=slot.variant, tier=slot.tier, device=slot.device,
+            worker_pid=slot.worker.pid if slot.worker is not None and slot.worker.alive else 0,
+            rss_bytes=rss, vram_bytes=slot.vram_bytes, model_bytes=slot.model_bytes,
+            load_time_s=slot.load_time, jobs_served=slot.jobs_served,
+            idle_s=0.0 if slot.running or slot.tier == "unloaded" else now - slot.last_end,
+            next_tier=slot.next_tier, next_tier_in_s=max(0.0, slot.next_at - now) if slot.next_tier else -1.0,
+            running_job=slot.running.id if slot.running else "", keep_alive_s=slot.keep_alive,
+            folder=slot.folder)
+
+    # ---- jobs -------------------------------------------------------------------------------
+    async def Submit(self, request, context) -> AsyncIterator[pb.JobEvent]:
+        try:
+            job = self._job_from_request(request)
+        except DaemonError as exc:
+            yield pb.JobEvent(failed=pb.Failed(reason=exc.reason, message=exc.message, hint=exc.hint))
+            return
+        async for event in self._stream(job):
+            yield event
+
+    async def Load(self, request, context) -> AsyncIterator[pb.JobEvent]:
+        try:
+            variant = self._variant(request.variant)
+            keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
+        except DaemonError as exc:
+            yield pb.JobEvent(failed=pb.Failed(reason=exc.reason, message=exc.message, hint=exc.hint))
+            return
+        async for event in self._stream(Job(kind="load", variant=variant, payload={}, keep_alive=keep)):
+            yield event
+
+    async def _stream(self, job: Job) -> AsyncIterator[pb.JobEvent]:
+        try:
+            self.scheduler.submit(job)
+        except DaemonError as exc:
+            yield pb.JobEvent(job_id=job.id, failed=pb.Failed(reason=exc.reason, message=exc.message,
+                                                              hint=exc.hint))
+            return
+        try:
+            while True:
+                event = await job.events.get()
+                yield _to_proto(job.id, event)
+                if event["type"] in ("done", "failed"):
+                    return
+        finally:
+            # The client went away (Ctrl-C) or the stream ended: a job nobody waits for is cancelled.
+            if not job.finished:
+                log.info("client of job %s disconnected; cancelling it", job.id)
+                self.scheduler.cancel(job)
+
+    def _variant(self, name: str) -> str:
+        name = name or self.loaded.settings.default_variant
+        if name not in VARIANTS:
+            raise DaemonError("UNKNOWN_VARIANT", f"unknown variant '{name}'")
+        return name
+
+    def _job_from_request(self, request: pb.JobRequest) -> Job:
+        kind = request.WhichOneof("job")
+        if kind is None:
+            raise DaemonError("BAD_INPUT", "the request names no job (clone or edit)")
+        target = outputs.check_output(request.output, request.force)
+        if kind == "clone":
+            c = request.clone
+            payload = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text}
+            _require_input(c.ref_audio)
+        else:
+            e = request.edit
+            payload = {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
+                       "edit_info": e.edit_info, "text": e.text, "iterations": max(1, e.iterations)}
+            _require_input(e.input_audio)
+        payload["seed"] = request.seed if request.HasField("seed") else None
+        keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
+        return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
+                   force=request.force, keep_alive=keep)
+
+    async def Cancel(self, request, context):
+        job = self.scheduler.find(request.job_id)
+        if job is None:
+            return pb.CancelReply(found=False, state="unknown")
+        return pb.CancelReply(found=True, state=self.scheduler.cancel(job))
+
+    async def Unload(self, request, context):
+        if request.all:
+            variants = list(VARIANTS)
+        else:
+            try:
+                variants = [self._variant(request.variant)]
+            except DaemonError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu)
+        return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred)
+
+    async def Shutdown(self, request, context):
+        asyncio.get_running_loop().call_soon(self.request_shutdown)
+        return pb.ShutdownReply(accepted=True)
+
+
+def _require_input(path: str) -> None:
+    if not path or not os.path.isabs(path):
+        raise DaemonError("BAD_INPUT", f"input path must be absolute: {path!r}", "the CLI sends absolute paths")
+    if not os.path.exists(path):
+        raise DaemonError("BAD_INPUT", f"{path} does not exist")
+
+
+def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
+    kind = event["type"]
+    if kind == "queued":
+        return pb.JobEvent(job_id=job_id, queued=pb.Queued(position=event["position"]))
+    if kind == "progress":
+        return pb.JobEvent(job_id=job_id, progress=pb.Progress(
+            stage=event["stage"], fraction=event["fraction"], tokens=event["tokens"], detail=event["detail"]))
+    if kind == "failed":
+        return pb.JobEvent(job_id=job_id, failed=pb.Failed(reason=event["reason"], message=event["message"],
+                                                           hint=event["hint"]))
+    result = event["result"]
+    return pb.JobEvent(job_id=job_id, done=pb.Done(
+        output=result.get("output", ""), sample_rate=int(result.get("sample_rate", 0) or 0),
+        duration_s=float(result.get("duration_s", 0.0) or 0.0),
+        timings={k: float(v) for k, v in (result.get("timings") or {}).items()},
+        options_json=json.dumps(result.get("options") or {}, sort_keys=True, default=str),
+        notes=list(result.get("notes") or [])))

@@ -1,0 +1,131 @@
+"""Every daemon setting, declared once: name, type, default, environment variable, description.
+
+Precedence (DESIGN.md §7): command-line flag → STEPAUDIO_* environment → config.toml → default.
+The result records where each value came from, and `stepaudio status` shows it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from stepaudio_protos.paths import Paths, resolve_paths
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+VARIANTS = ("base", "bnb", "awq")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
+def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, hidden: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "parse": parse, "hidden": hidden})
+
+
+@dataclass
+class Settings:
+    models_dir: str = _opt("", "folder holding Step-Audio-EditX*/ and Step-Audio-Tokenizer/ "
+                               "(default: <data dir>/models)")
+    device: str = _opt("auto", "device for the models: auto | cuda | cpu", _choice("auto", "cuda", "cpu"))
+    dtype: str = _opt("auto", "weights dtype: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32",
+                      _choice("auto", "bf16", "fp32"))
+    default_variant: str = _opt("base", "variant used when a request names none", _choice(*VARIANTS))
+    max_loaded: int = _opt(1, "how many variants may be loaded at once (the least recently used is "
+                              "unloaded to make room)", int)
+    queue_size: int = _opt(16, "jobs that may wait; a full queue answers 'busy'", int)
+    keep_alive: float = _opt(300.0, "seconds a variant stays loaded after its last job "
+                                    "(0 = unload at once, negative = forever)", float)
+    keep_alive_max: float = _opt(-1.0, "ceiling for keep-alive requested by clients, seconds "
+                                       "(negative = no ceiling)", float)
+    offload_after: float = _opt(120.0, "seconds idle before weights move from the accelerator to CPU RAM "
+                                       "(only if shorter than keep_alive; 0 = never offload)", float)
+    idle_shutdown: float = _opt(3600.0, "seconds with nothing loaded or queued before the daemon exits "
+                                        "(0 = never)", float)
+    load_stall_timeout: float = _opt(180.0, "seconds a model load may go without progress before it is "
+                                            "abandoned", float)
+    cancel_grace: float = _opt(5.0, "seconds a running job gets to stop after cancel before its worker "
+                                    "is killed", float)
+    threads: int = _opt(0, "CPU threads for the engine (0 = library default)", int)
+    cache_max_mb: int = _opt(1024, "size bound of the prompt cache in MiB", int)
+    log_level: str = _opt("info", "daemon log level", _choice("debug", "info", "warning", "error"))
+    engine: str = _opt("stepaudio_engine.engine:Engine", "engine class the worker hosts "
+                                                          "(module:Class; for tests)", str, hidden=True)
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return "STEPAUDIO_" + name.upper()
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, str]           # name -> flag | env | config | default
+    paths: Paths
+
+    def effective_models_dir(self) -> Path:
+        return Path(self.settings.models_dir) if self.settings.models_dir else self.paths.models_dir
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def setting_fields() -> list:
+    return list(fields(Settings))
+
+
+def _parse(name: str, raw: Any, origin: str) -> Any:
+    spec = next(f for f in fields(Settings) if f.name == name)
+    try:
+        return spec.metadata["parse"](str(raw) if not isinstance(raw, bool) else str(raw).lower())
+    except ValueError as exc:
+        raise SettingsError(f"{name} = {raw!r} from {origin}: {exc}") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read {path}: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = set(data) - known
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    return data
+
+
+def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> LoadedSettings:
+    """Resolve every setting: flag → STEPAUDIO_* env → config.toml → default."""
+    env = dict(os.environ) if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    paths = resolve_paths(env)
+    config = read_config_file(paths.config_file)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in fields(Settings):
+        name = spec.name
+        if name in flags:
+            values[name], sources[name] = _parse(name, flags[name], "flag"), "flag"
+        elif Settings.env_name(name) in env:
+            values[name] = _parse(name, env[Settings.env_name(name)], Settings.env_name(name))
+            sources[name] = "env"
+        elif name in config:
+            values[name], sources[name] = _parse(name, config[name], str(paths.config_file)), "config"
+        else:
+            sources[name] = "default"
+    settings = Settings(**values)
+    if settings.queue_size < 1 or settings.max_loaded < 1:
+        raise SettingsError("queue_size and max_loaded must be at least 1")
+    return LoadedSettings(settings, sources, paths)

@@ -1,0 +1,83 @@
+"""The `stepaudio` Typer application: global options, command registration, error rendering."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from stepaudio_cli import jobs, manage
+from stepaudio_cli.context import CliContext
+from stepaudio_cli.errors import CliError
+from stepaudio_protos import __version__
+from stepaudio_protos.errors import Exit
+
+app = typer.Typer(
+    name="stepaudio",
+    help="Voice cloning and audio editing with Step-Audio-EditX, served by a local daemon "
+         "that loads models on first use and unloads them when idle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"stepaudio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    models_dir: Optional[str] = typer.Option(None, "--models-dir", envvar="STEPAUDIO_MODELS_DIR",
+                                             help="model folder for a daemon this command starts"),
+    no_autostart: bool = typer.Option(False, "--no-autostart", help="fail instead of starting the daemon"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    ctx.obj = CliContext(models_dir=models_dir, autostart=not no_autostart, debug=debug)
+
+
+app.command()(jobs.clone)
+app.command()(jobs.edit)
+app.command()(manage.status)
+app.command()(manage.load)
+app.command()(manage.unload)
+app.add_typer(manage.daemon_app, name="daemon")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the CLI; CliError → `error:`/`hint:` lines and its exit code, no traceback unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="stepaudio", standalone_mode=False)
+    except CliError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        if "--debug" in args:
+            raise
+        return exc.code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("error: interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return Exit.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        if "--debug" in args:
+            raise
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: this is a bug; run again with --debug and report it", file=sys.stderr)
+        return Exit.FAILED
+    return 0

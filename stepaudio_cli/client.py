@@ -1,0 +1,142 @@
+"""The daemon client: connect (auto-start, uid and version checks, token), then typed calls.
+
+grpc and the generated stubs are imported here, so commands that never talk to the daemon
+(--help, usage errors) do not pay for them.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Iterator
+
+import grpc
+
+from stepaudio_cli import daemon_proc
+from stepaudio_cli.errors import CliError
+from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
+from stepaudio_protos.errors import Exit
+from stepaudio_protos.paths import Paths
+from stepaudio_protos.v1 import stepaudio_pb2 as pb
+from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
+
+RPC_TIMEOUT_S = 30.0
+
+
+class DaemonClient:
+    def __init__(self, paths: Paths, autostart: bool = True, daemon_args: list[str] | None = None) -> None:
+        self.paths = paths
+        self.autostart = autostart
+        self.daemon_args = daemon_args or []
+        self.channel: grpc.Channel | None = None
+        self.stub: pb_grpc.StepAudioStub | None = None
+        self.metadata: list[tuple[str, str]] = []
+        self.health_reply: pb.HealthReply | None = None
+        self.started_daemon = False
+
+    # ---- connecting -------------------------------------------------------------------------
+    def connect(self) -> "DaemonClient":
+        daemon_proc.ensure_runtime_dir(self.paths)
+        if daemon_proc.peer_check(self.paths):
+            if self._open_and_check():
+                return self
+        elif not self.autostart:
+            raise CliError("the stepaudio daemon is not running",
+                           "start it with `stepaudio daemon start`, or drop --no-autostart", Exit.UNAVAILABLE)
+        with daemon_proc.SpawnLock(self.paths.spawn_lock):
+            # another CLI may have started it while we waited for the lock
+            if daemon_proc.peer_check(self.paths) and self._open_and_check():
+                return self
+            proc = daemon_proc.spawn_daemon(self.paths, self.daemon_args)
+            daemon_proc.wait_until_listening(self.paths, proc)
+            self.started_daemon = True
+        if not self._open_and_check():
+            raise CliError("the daemon we started speaks another version", "reinstall stepaudio", Exit.UNAVAILABLE)
+        return self
+
+    def _open_and_check(self) -> bool:
+        """Open a channel and do the version handshake. False if a daemon of another version was
+        idle and has been stopped (the caller then starts ours)."""
+        self._open()
+        reply = self.health()
+        if reply.protocol_version == PROTOCOL_VERSION and reply.daemon_version == __version__:
+            self.health_reply = reply
+            return True
+        other = f"stepaudiod {reply.daemon_version} (protocol {reply.protocol_version})"
+        if not reply.idle:
+            raise CliError(f"{other} is running and busy; this CLI is {__version__} (protocol {PROTOCOL_VERSION})",
+                           "wait for its jobs to finish, or `stepaudio daemon stop` it", Exit.UNAVAILABLE)
+        print(f"note: replacing idle {other} with stepaudiod {__version__}", file=sys.stderr)
+        self.shutdown_and_wait()
+        return False
+
+    def _open(self) -> None:
+        self.close()
+        self.metadata = [(TOKEN_METADATA_KEY, daemon_proc.read_token(self.paths))]
+        self.channel = grpc.insecure_channel(f"unix:{self.paths.socket}")
+        self.stub = pb_grpc.StepAudioStub(self.channel)
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+        self.channel = self.stub = None
+
+    # ---- calls ------------------------------------------------------------------------------
+    def health(self) -> pb.HealthReply:
+        return self._unary("Health", pb.HealthRequest(client_version=__version__, protocol_version=PROTOCOL_VERSION))
+
+    def status(self) -> pb.StatusReply:
+        return self._unary("Status", pb.StatusRequest())
+
+    def unload(self, variant: str, all_: bool, to_cpu: bool) -> pb.UnloadReply:
+        return self._unary("Unload", pb.UnloadRequest(variant=variant, all=all_, to_cpu=to_cpu))
+
+    def cancel(self, job_id: str) -> pb.CancelReply:
+        return self._unary("Cancel", pb.CancelRequest(job_id=job_id))
+
+    def shutdown_and_wait(self, deadline_s: float = 15.0) -> None:
+        self._unary("Shutdown", pb.ShutdownRequest())
+        self.close()
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if not daemon_proc.peer_check(self.paths):
+                return
+            time.sleep(0.02)
+        raise CliError("the daemon did not stop in time", daemon_proc.log_tail_hint(self.paths), Exit.UNAVAILABLE)
+
+    def submit(self, request: pb.JobRequest):
+        """Start a job; returns the streaming call (iterate it for events; .cancel() to abandon)."""
+        assert self.stub is not None
+        return self.stub.Submit(request, metadata=self.metadata)
+
+    def load(self, request: pb.LoadRequest):
+        assert self.stub is not None
+        return self.stub.Load(request, metadata=self.metadata)
+
+    def _unary(self, name: str, request):
+        assert self.stub is not None
+        try:
+            return getattr(self.stub, name)(request, metadata=self.metadata, timeout=RPC_TIMEOUT_S)
+        except grpc.RpcError as exc:
+            raise rpc_error(exc) from None
+
+
+def rpc_error(exc: grpc.RpcError) -> CliError:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return CliError(f"the daemon refused the call: {details}",
+                        "the token file changed; run the command again or `stepaudio daemon restart`",
+                        Exit.UNAVAILABLE)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return CliError(details, "", Exit.USAGE)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return CliError(f"lost the connection to the daemon ({details})",
+                        "see `stepaudio daemon logs`; the next command restarts it", Exit.UNAVAILABLE)
+    return CliError(f"daemon error {code}: {details}", "see `stepaudio daemon logs`", Exit.UNAVAILABLE)
+
+
+def iterate_events(call) -> Iterator[pb.JobEvent]:
+    try:
+        yield from call
+    except grpc.RpcError as exc:
+        raise rpc_error(exc) from None

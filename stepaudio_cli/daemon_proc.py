@@ -1,0 +1,119 @@
+"""Finding, checking and starting the daemon process, without grpc (cheap; used on every command).
+
+Auto-start is race-free: a flock on spawn.lock serialises "check, then spawn" across any number of
+CLIs, and the daemon itself holds a lifetime lock so a second daemon refuses to start anyway.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stepaudio_cli.errors import CliError
+from stepaudio_protos.errors import Exit
+from stepaudio_protos.paths import Paths, check_socket_path, ensure_private_dir
+
+START_DEADLINE_S = 30.0
+
+
+def peer_check(paths: Paths, timeout: float = 2.0) -> bool:
+    """True if a daemon listens on the socket AND runs as our uid (SO_PEERCRED); False if nothing
+    listens (no file, or connection refused: a stale socket). Raises if someone else owns it."""
+    if not paths.socket.exists():
+        return False
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(paths.socket))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError as exc:
+        raise CliError(f"cannot reach the daemon socket {paths.socket}: {exc.strerror}",
+                       "check the runtime folder's permissions", Exit.UNAVAILABLE) from None
+    try:
+        uid = _peer_uid(sock)
+    finally:
+        sock.close()
+    if uid is not None and uid != os.getuid():
+        raise CliError(f"the process on {paths.socket} runs as uid {uid}, not as you (uid {os.getuid()}); "
+                       "refusing to talk to it", "remove the socket file and start your own daemon",
+                       Exit.UNAVAILABLE)
+    return True
+
+
+def _peer_uid(sock: socket.socket) -> int | None:
+    if hasattr(socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    return None  # macOS: the 0700 runtime dir is the access control
+
+
+def read_token(paths: Paths) -> str:
+    try:
+        return paths.token_file.read_text().strip()
+    except FileNotFoundError:
+        raise CliError("the daemon's token file is missing", "restart it: stepaudio daemon restart",
+                       Exit.UNAVAILABLE) from None
+
+
+class SpawnLock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "SpawnLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def spawn_daemon(paths: Paths, extra_args: list[str]) -> subprocess.Popen:
+    """Start stepaudiod detached (own session), with our interpreter so versions match."""
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    start_log = paths.log_dir / "stepaudiod.start.log"
+    with open(start_log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "stepaudiod.main", *extra_args],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True, close_fds=True)
+
+
+def wait_until_listening(paths: Paths, proc: subprocess.Popen, deadline_s: float = START_DEADLINE_S) -> None:
+    deadline = time.monotonic() + deadline_s
+    delay = 0.005
+    while time.monotonic() < deadline:
+        if paths.token_file.exists() and peer_check(paths):
+            return
+        if proc.poll() is not None:
+            raise CliError(f"the daemon exited during start-up (code {proc.returncode})",
+                           log_tail_hint(paths), Exit.UNAVAILABLE)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+    raise CliError(f"the daemon did not come up within {deadline_s:.0f} s", log_tail_hint(paths), Exit.UNAVAILABLE)
+
+
+def log_tail_hint(paths: Paths, lines: int = 10) -> str:
+    chunks = []
+    for path in (paths.log_dir / "stepaudiod.start.log", paths.log_file):
+        try:
+            text = path.read_text(errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            chunks.append(f"{path}:\n    " + "\n    ".join(text.splitlines()[-lines:]))
+    return "\n".join(chunks) or f"no daemon log found under {paths.log_dir}"
+
+
+def ensure_runtime_dir(paths: Paths) -> None:
+    try:
+        ensure_private_dir(paths.runtime_dir)
+        check_socket_path(paths.socket)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc), "", Exit.UNAVAILABLE) from None

@@ -1,0 +1,62 @@
+"""Cheap checks of the user's files before anything is sent to the daemon: fail fast, with a hint,
+and never after minutes of model loading. The engine checks audio for real (soundfile.info) in the
+worker; this only catches what can be seen without decoding.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stepaudio_cli.errors import CliError
+from stepaudio_protos.errors import Exit
+
+# magic bytes of the containers libsndfile reads (WAV/RF64/W64, FLAC, OGG/Opus, AIFF, CAF, MP3, AU)
+_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"riff", b"fLaC", b"OggS", b"FORM", b"caff", b"ID3", b".snd")
+
+
+def check_input_audio(path_text: str) -> str:
+    path = Path(path_text).expanduser()
+    if not path.exists():
+        raise CliError(f"input file {path_text} does not exist", "check the path")
+    if path.is_dir():
+        raise CliError(f"{path_text} is a directory, not an audio file", "give a WAV/FLAC/OGG/MP3 file")
+    if not os.access(path, os.R_OK):
+        raise CliError(f"cannot read {path_text}: permission denied", "check the file's permissions")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise CliError(f"cannot read {path_text}: {exc.strerror}") from None
+    if not head:
+        raise CliError(f"{path_text} is empty", "give a recording with speech in it")
+    if not (head.startswith(_MAGIC) or _mpeg_sync(head)):
+        raise CliError(f"{path_text} is not an audio file stepaudio can read (unknown format)",
+                       "convert it to WAV, e.g. ffmpeg -i in.m4a -ar 24000 out.wav")
+    return str(path.absolute())
+
+
+def _mpeg_sync(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+
+
+def check_output_path(path_text: str, force: bool) -> str:
+    if path_text == "":
+        raise CliError("the output path is empty", "pass -o out.wav", Exit.USAGE)
+    path = Path(path_text).expanduser().absolute()
+    if path.is_dir():
+        raise CliError(f"output {path_text} is a directory", "give a file name, e.g. -o out.wav")
+    if not path.parent.is_dir():
+        raise CliError(f"output folder {path.parent} does not exist", "create it first (mkdir -p)")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write to {path.parent}: permission denied", "choose another output folder")
+    if path.exists() and not force:
+        raise CliError(f"{path_text} already exists", "pass --force to overwrite it")
+    if path.exists() and not path.is_file():
+        raise CliError(f"{path_text} is not a regular file", "choose another output path")
+    return str(path)
+
+
+def check_text(text: str, what: str) -> str:
+    if not text.strip():
+        raise CliError(f"the {what} is empty", f"give the {what} as a non-empty string")
+    return text

@@ -1,0 +1,93 @@
+"""A test double of the engine, used ONLY by tests (the product never selects it) to force faults.
+
+Selected with STEPAUDIO_ENGINE=fake_engine:FakeEngine (tests put tests/ on PYTHONPATH). Behaviour is set
+per daemon with env vars and per request with markers in the text:
+  FAKE_LOAD_S=<s>   load takes this long (progress every 50 ms)
+  FAKE_STEP_S=<s>   each of the 10 job steps takes this long
+  FAKE_NOISE=1      print junk to stdout while loading (must not break the protocol)
+  text "[[crash]]"  SIGKILL itself mid-job;   "[[hang]]"  ignore cancel and sleep for a long time
+  text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception
+It writes a real 24 kHz 16-bit WAV with the stdlib wave module (no numpy needed).
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import struct
+import sys
+import time
+import wave
+
+from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
+                                  LoadOptions, ProgressFn, Reason)
+
+SR = 24000
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.options: LoadOptions | None = None
+        self.device = ""
+
+    def load(self, options: LoadOptions, progress: ProgressFn) -> dict:
+        if os.environ.get("FAKE_NOISE"):
+            print("noise on stdout from a chatty library", flush=True)
+            sys.stdout.write("{not json\n")
+            sys.stdout.flush()
+        if os.environ.get("FAKE_CRASH_LOAD"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        total = float(os.environ.get("FAKE_LOAD_S", "0"))
+        steps = max(1, int(total / 0.05))
+        for i in range(steps):
+            time.sleep(total / steps)
+            progress("weights", (i + 1) / steps, {})
+        self.options, self.device = options, "cpu"
+        return {"device": "cpu", "model_bytes": 1234, "folder": options.models_dir}
+
+    def offload(self) -> dict:
+        return {"device": "cpu"}
+
+    def resume(self, progress: ProgressFn) -> dict:
+        return {"device": "cpu"}
+
+    def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        return self._job(req.text, req.output, req.seed, progress, cancel, {"kind": "clone"})
+
+    def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        return self._job(req.audio_text + req.text, req.output, req.seed, progress, cancel,
+                         {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
+                          "iterations": req.iterations})
+
+    def _job(self, text: str, output: str, seed, progress: ProgressFn, cancel: CancelToken,
+             options: dict) -> EngineResult:
+        if "[[fail]]" in text:
+            raise EngineError(Reason.BAD_INPUT, "the fake engine was told to fail", "remove [[fail]]")
+        if "[[bug]]" in text:
+            raise RuntimeError("fake engine bug")
+        step = float(os.environ.get("FAKE_STEP_S", "0"))
+        started = time.monotonic()
+        for i in range(10):
+            if "[[crash]]" in text and i == 3:
+                print("fake engine: about to crash", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            if "[[hang]]" in text and i == 3:
+                time.sleep(3600)
+            cancel.check()
+            time.sleep(step)
+            progress("generating", (i + 1) / 10, {"tokens": (i + 1) * 4})
+        duration = 0.25 + 0.01 * len(text)
+        _write_wav(output, duration)
+        return EngineResult(output=output, sample_rate=SR, duration_s=duration,
+                            timings={"generate": time.monotonic() - started},
+                            options={**options, "seed": seed}, notes=["fake engine"])
+
+
+def _write_wav(path: str, seconds: float) -> None:
+    n = int(SR * seconds)
+    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / SR))) for i in range(n))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes(frames)
