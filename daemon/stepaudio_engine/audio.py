@@ -1,0 +1,193 @@
+"""Audio input: header checks before decoding, loading, and the tokenizer's pre-processing steps.
+
+Steps and numbers follow engine-spec §2 (UP:tts.py `preprocess_prompt_wav`, UP:utils.py `energy_norm_fn`,
+`trim_silence`, `resample_audio`):
+
+* load -> mono (mean over channels) -> peak cap 0.6 (only attenuates; quiet audio is left alone);
+* tokenizer path: resample to 16 kHz -> energy norm (peak 0.999, floor 0.01) -> silence trim
+  (librosa top_db 20, frame 512, hop 128; keep 800 samples before the onset; length rounded up to a
+  multiple of 240 samples plus 4320).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from stepaudio_engine.api import EngineError, Reason
+
+log = logging.getLogger(__name__)
+
+PEAK_CAP = 0.6                # engine-spec §2.1 step 3
+ENERGY_NORM_PEAK = 0.999      # engine-spec §2.2
+ENERGY_NORM_FLOOR = 0.01
+TOKENIZER_RATE = 16000
+# Upstream's tokenizer asserts sr > 16000 whenever sr != 16000 (UP:utils.py `resample_audio`, engine-spec §2.1):
+# the codebooks were trained on 16 kHz audio and upsampled narrow-band audio lacks the 4-8 kHz band, so we
+# reject lower rates up front with a clear message instead of an assertion deep inside the pipeline.
+MIN_SAMPLE_RATE = 16000
+MAX_SAMPLE_RATE = 384000      # above any real recording rate; larger values mean a broken header
+MAX_CHANNELS = 32
+# A header may claim any frame count; refuse before decoding if the claim would exceed this many seconds,
+# even when the caller asked for a large limit (protects the daemon from huge allocations).
+ABSURD_SECONDS = 3600.0
+
+TRIM_TOP_DB = 20              # engine-spec §2.3
+TRIM_FRAME = 512
+TRIM_HOP = 128
+TRIM_KEEP_BEFORE = 800        # 0.05 s at 16 kHz
+TRIM_STEP = 240               # 15 ms hop of the length rounding
+TRIM_TAIL = 4320              # (0.05 + 0.22) s at 16 kHz
+
+
+@dataclass
+class AudioInfo:
+    path: str
+    format: str          # soundfile container name, e.g. "WAV", "FLAC"
+    subtype: str         # sample encoding, e.g. "PCM_16", "FLOAT"
+    channels: int
+    sample_rate: int
+    frames: int
+    duration_s: float
+
+
+def _bad(message: str, hint: str) -> EngineError:
+    return EngineError(Reason.BAD_INPUT, message, hint)
+
+
+def _read_header(path: str):
+    import soundfile as sf
+
+    try:
+        return sf.info(path)
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError for unknown formats
+        raise _bad(f"{path}: not a readable audio file ({exc})",
+                   "use WAV, FLAC or OGG audio (soundfile/libsndfile formats)") from exc
+
+
+def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
+    """Validate an audio file from its header only, before any sample is decoded."""
+    if not os.path.exists(path):
+        raise _bad(f"{path}: no such file", "check the path of the audio file")
+    if os.path.isdir(path):
+        raise _bad(f"{path}: is a directory, not an audio file", "pass the path of one audio file")
+    if os.path.getsize(path) == 0:
+        raise _bad(f"{path}: file is empty", "record or export the audio again")
+    info = _read_header(path)
+    frames, rate, channels = int(info.frames), int(info.samplerate), int(info.channels)
+    if not (1 <= channels <= MAX_CHANNELS):
+        raise _bad(f"{path}: header claims {channels} channels", "the file header looks corrupt; re-export it")
+    if rate > MAX_SAMPLE_RATE or rate <= 0:
+        raise _bad(f"{path}: header claims a sample rate of {rate} Hz", "the file header looks corrupt")
+    if rate < MIN_SAMPLE_RATE:
+        raise _bad(f"{path}: sample rate {rate} Hz is below {MIN_SAMPLE_RATE} Hz",
+                   "the audio tokenizer needs at least 16 kHz audio (narrow-band audio cannot be upsampled "
+                   "into the 4-8 kHz band); use a higher-rate recording")
+    if frames <= 0:
+        raise _bad(f"{path}: contains no audio samples", "the file is empty; record or export it again")
+    duration = frames / rate
+    if duration > ABSURD_SECONDS or _header_exceeds_file(path, info):
+        raise _bad(f"{path}: header claims {frames} frames ({duration:.0f} s), which the file cannot hold",
+                   "the file header looks corrupt; re-export the audio")
+    if duration > max_seconds:
+        raise _bad(f"{path}: audio is {duration:.1f} s long, the limit is {max_seconds:g} s",
+                   f"cut the audio to at most {max_seconds:g} s")
+    return AudioInfo(path=path, format=str(info.format), subtype=str(info.subtype), channels=channels,
+                     sample_rate=rate, frames=frames, duration_s=duration)
+
+
+def _header_exceeds_file(path: str, info) -> bool:
+    """True if an uncompressed PCM header claims more sample bytes than the file has."""
+    bits = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+    if str(info.format) not in ("WAV", "WAVEX", "RF64", "AIFF", "W64") or str(info.subtype) not in bits:
+        return False  # compressed formats: the duration bound above is the only check
+    need = int(info.frames) * int(info.channels) * bits[str(info.subtype)] // 8
+    return need > os.path.getsize(path)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """(N,) or (N, C) -> float32 (N,), mean over channels (engine-spec §2.1 step 2)."""
+    x = np.asarray(samples, dtype=np.float32)
+    return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
+
+
+def peak_cap(wav: np.ndarray, cap: float = PEAK_CAP) -> np.ndarray:
+    """Scale down so that max|x| <= cap; never boosts (engine-spec §2.1 step 3)."""
+    x = np.asarray(wav, dtype=np.float32)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak > cap:
+        x = (x / np.float32(peak) * np.float32(cap)).astype(np.float32)
+    return x
+
+
+def load_audio(path: str, max_seconds: float = 30.0) -> tuple[np.ndarray, int]:
+    """Check, read, mix to mono and cap the peak at 0.6; float32 (N,) at the file's own rate."""
+    import soundfile as sf
+
+    info = check_audio(path, max_seconds)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise _bad(f"{path}: audio data could not be decoded ({exc})", "re-export the audio file") from exc
+    if data.shape[0] == 0:
+        raise _bad(f"{path}: contains no audio samples", "record or export the audio again")
+    if not np.all(np.isfinite(data)):
+        raise _bad(f"{path}: contains NaN or infinite samples", "re-export the audio as PCM")
+    log.debug("loaded %s: %d frames, %d ch, %d Hz", path, data.shape[0], info.channels, rate)
+    return peak_cap(to_mono(data)), int(rate)
+
+
+def energy_norm(wav: np.ndarray) -> np.ndarray:
+    """x / max(max|x|, 0.01) * 0.999 (engine-spec §2.2)."""
+    x = np.asarray(wav, dtype=np.float32)
+    peak = max(float(np.max(np.abs(x))) if x.size else 0.0, ENERGY_NORM_FLOOR)
+    return (x / np.float32(peak) * np.float32(ENERGY_NORM_PEAK)).astype(np.float32)
+
+
+def trimmed_length(start: int, end: int) -> int:
+    """Output length of `trim_silence` for a detected span [start, end) (engine-spec §2.3 step 4)."""
+    return math.ceil((end - start) / TRIM_STEP) * TRIM_STEP + TRIM_TAIL
+
+
+def trim_silence(wav: np.ndarray) -> np.ndarray:
+    """Upstream's silence trim for 16 kHz audio: 50 ms before the onset, fixed-formula length."""
+    import librosa
+
+    x = np.asarray(wav, dtype=np.float32)
+    if x.size == 0:
+        return np.zeros(TRIM_TAIL, dtype=np.float32)
+    _, (start, end) = librosa.effects.trim(x, top_db=TRIM_TOP_DB, frame_length=TRIM_FRAME,
+                                           hop_length=TRIM_HOP)
+    length = trimmed_length(int(start), int(end))
+    shift = int(start) - TRIM_KEEP_BEFORE
+    x = x[shift:] if shift > 0 else np.concatenate([np.zeros(-shift, dtype=np.float32), x])
+    if len(x) >= length:
+        return x[:length].copy()
+    return np.concatenate([x, np.zeros(length - len(x), dtype=np.float32)])
+
+
+@dataclass
+class TokenizerAudio:
+    """Every intermediate of the tokenizer front end (for the stage tool and for debugging)."""
+
+    at_16k: np.ndarray       # float32, after resampling to 16 kHz
+    normed: np.ndarray       # float32, after energy normalisation
+    trimmed: np.ndarray      # float32, after silence trimming: what vq02 and vq06 see
+
+
+def prepare_for_tokenizer(wav: np.ndarray, sr: int) -> TokenizerAudio:
+    """16 kHz resample (downsampling only, as upstream), energy norm, trim (engine-spec §2.1-2.3)."""
+    from stepaudio_engine.resample import resample
+
+    x = np.asarray(wav, dtype=np.float32)
+    if x.ndim != 1:
+        raise _bad(f"audio must be mono 1-D, got shape {x.shape}", "mix the audio to mono first")
+    if sr < TOKENIZER_RATE:
+        raise _bad(f"sample rate {sr} Hz is below {TOKENIZER_RATE} Hz",
+                   "the audio tokenizer needs at least 16 kHz audio")
+    at_16k = x if sr == TOKENIZER_RATE else resample(x, sr, TOKENIZER_RATE)
+    normed = energy_norm(at_16k)
+    return TokenizerAudio(at_16k=at_16k, normed=normed, trimmed=trim_silence(normed))
