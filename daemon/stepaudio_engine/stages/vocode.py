@@ -1,0 +1,98 @@
+"""Stage tool `vocode`: run the vocoder on given tokens and prompt, write every intermediate as .npy.
+
+See docs/engine/vocoder.md. Token files hold mixed 0-based prompt tokens (int, 1-D): groups of 2 vq02 (0…1023)
+then 3 vq06 (raw + 1024).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+OUTPUTS = """\
+files written to --out (G = generated groups of 5 tokens, Gp = prompt groups):
+  prompt_mel.npy           float32 (T_mel, 80)   24 kHz log-mel of the prompt, 50 Hz (T_mel = N24 // 480)
+  campplus_fbank.npy       float32 (T_fb, 80)    CAM++ input: kaldi fbank at 16 kHz minus its time mean
+  speaker_embedding.npy    float32 (192,)        CAM++ embedding
+  flow_tokens.npy          int64   (3G, 2)       generated tokens as (vq02, vq06) flow pairs
+  flow_prompt_tokens.npy   int64   (3Gp, 2)      prompt tokens as flow pairs
+  prompt_feat_aligned.npy  float32 (6Gp, 80)     bf16-rounded prompt mel stretched to the token grid
+  encoder_out.npy          float32 (6Gp+6G, 80)  flow encoder output after encoder_proj (the mu of the CFM)
+  mel.npy                  float32 (80, 6G)      generated mel (prompt part removed)
+  f0.npy                   float32 (6G,)         HiFT f0 prediction in Hz
+  hift_source.npy          float32 (2880G,)      HiFT harmonic source signal
+  wav.npy                  float32 (2880G,)      output waveform, 24 kHz
+  output.wav               the same waveform as 16-bit PCM WAV
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "vocode",
+        help="tokens + prompt audio → prompt features, flow mel, HiFT waveform (all as .npy)",
+        description="Run the CosyVoice-300M-25Hz re-implementation and dump every stage.",
+        epilog=OUTPUTS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model-dir", required=True, type=Path,
+                   help="CosyVoice-300M-25Hz folder (or the Step-Audio-EditX folder that contains it)")
+    p.add_argument("--tokens", required=True, type=Path, help=".npy of mixed 0-based tokens to vocode")
+    p.add_argument("--prompt-wav", required=True, type=Path, help="prompt/reference audio (WAV, any rate)")
+    p.add_argument("--prompt-tokens", required=True, type=Path, help=".npy of the prompt's mixed 0-based tokens")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--seed", type=int, default=0, help="seed of HiFT's source noise (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--dtype", default="fp32", help="flow dtype: fp32 | bf16")
+    p.set_defaults(func=run)
+
+
+def _load_prompt(path: Path) -> tuple[np.ndarray, int]:
+    """Mono mean and peak cap 0.6 (engine-spec §2.1 steps 2-3)."""
+    import soundfile as sf
+
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    wav = data.mean(axis=1)
+    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
+    if peak > 0.6:
+        wav = wav / peak * 0.6
+    return wav.astype(np.float32), int(sr)
+
+
+def _load_tokens(path: Path) -> list[int]:
+    arr = np.load(path, allow_pickle=False)
+    return [int(v) for v in np.asarray(arr).reshape(-1)]
+
+
+def run(args: argparse.Namespace) -> int:
+    import soundfile as sf
+
+    from ..vocoder import Vocoder
+
+    model_dir = args.model_dir
+    if not (model_dir / "cosyvoice.yaml").is_file() and (model_dir / "CosyVoice-300M-25Hz").is_dir():
+        model_dir = model_dir / "CosyVoice-300M-25Hz"
+    vocoder = Vocoder(model_dir, device=args.device, dtype=args.dtype)
+    wav, sr = _load_prompt(args.prompt_wav)
+    features = vocoder.prompt_features(wav, sr)
+    trace = vocoder.run(_load_tokens(args.tokens), _load_tokens(args.prompt_tokens), features, seed=args.seed)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "prompt_mel": features.speech_feat,
+        "campplus_fbank": vocoder.speaker_input(wav, sr),
+        "speaker_embedding": features.embedding,
+        "flow_tokens": trace.tokens,
+        "flow_prompt_tokens": trace.prompt_tokens,
+        "prompt_feat_aligned": trace.prompt_feat,
+        "encoder_out": trace.encoder_out,
+        "mel": trace.mel,
+        "f0": trace.f0,
+        "hift_source": trace.source,
+        "wav": trace.wav,
+    }
+    for name, value in arrays.items():
+        np.save(out / f"{name}.npy", value)
+    sf.write(str(out / "output.wav"), trace.wav, vocoder.sample_rate, subtype="PCM_16")
+    print(f"wrote {len(arrays) + 1} files to {out} ({trace.wav.size / vocoder.sample_rate:.2f} s of audio)")
+    return 0
