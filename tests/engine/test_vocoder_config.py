@@ -78,3 +78,17 @@ def test_load_config_errors(tmp_path: Path) -> None:
     with pytest.raises(EngineError) as err:
         load_config(tmp_path)
     assert err.value.reason == Reason.MODEL_CORRUPT
+
+
+def test_cfg_rate_directly_under_decoder() -> None:
+    # upstream's CausalConditionalCFM(estimator, inference_cfg_rate) takes the rate as a direct argument
+    text = """
+flow: !new:x.CausalMaskedDiffWithXvec
+    decoder: !new:x.CausalConditionalCFM
+        inference_cfg_rate: 0.3
+        estimator: !new:x.DiT
+            depth: 3
+"""
+    cfg = VocoderConfig.from_yaml_data(read_hyperpyyaml(text))
+    assert cfg.flow.cfm.inference_cfg_rate == 0.3 and cfg.flow.estimator.depth == 3
+    assert cfg.flow.estimator.hidden_size == 512  # missing keys keep the released defaults

@@ -225,7 +225,10 @@ class VocoderConfig:
         dec = flow_d.get("decoder", {}) or {}
         dit = _pick(DiTConfig, dec.get("estimator", {}))
         cfm_params = dec.get("cfm_params", {}) or {}
-        cfm = _pick(CFMConfig, {**cfm_params, **{k: v for k, v in dec.items() if k in ("n_timesteps",)}})
+        # upstream's CausalConditionalCFM takes inference_cfg_rate directly; CosyVoice-style files nest it in
+        # cfm_params (the reconstructed VLLMO copy, engine-spec §7.1); accept both, the direct key wins
+        direct = {k: v for k, v in dec.items() if k in CFMConfig.__dataclass_fields__}
+        cfm = _pick(CFMConfig, {**cfm_params, **direct})
         flow = _pick(FlowConfig, flow_d, encoder=enc, estimator=dit, cfm=cfm)
         hift_d = dict(plain.get("hift", {}) or {})
         istft = hift_d.pop("istft_params", {}) or {}
