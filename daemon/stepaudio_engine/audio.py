@@ -100,12 +100,37 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
 
 
 def _header_exceeds_file(path: str, info) -> bool:
-    """True if an uncompressed PCM header claims more sample bytes than the file has."""
-    bits = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
-    if str(info.format) not in ("WAV", "WAVEX", "RF64", "AIFF", "W64") or str(info.subtype) not in bits:
-        return False  # compressed formats: the duration bound above is the only check
-    need = int(info.frames) * int(info.channels) * bits[str(info.subtype)] // 8
-    return need > os.path.getsize(path)
+    """True if a RIFF/WAVE header's `data` chunk claims more bytes than the file holds.
+
+    libsndfile silently clamps such a claim to the file size, so we read the chunk table ourselves: a claim
+    beyond the end of the file means a truncated or forged header (or a WAV written to a pipe), and we
+    refuse it before decoding rather than guess.
+    """
+    if str(info.format) != "WAV":
+        return False  # other containers: the duration bounds are the check
+    claim = _riff_data_chunk(path)
+    return claim is not None and claim[0] > os.path.getsize(path) - claim[1]
+
+
+def _riff_data_chunk(path: str) -> tuple[int, int] | None:
+    """(claimed size, offset) of the first `data` chunk of a RIFF/WAVE file, or None."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        for _ in range(64):   # a WAV has a handful of chunks; stop early on garbage
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = struct.unpack("<I", chunk[4:])[0]
+            if chunk[:4] == b"data":
+                return size, pos + 8
+            pos += 8 + size + (size & 1)
+    return None
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
