@@ -49,11 +49,15 @@ app.command()(manage.unload)
 app.add_typer(manage.daemon_app, name="daemon")
 
 
+_USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage",
+                 "BadArgumentUsage"}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; CliError → `error:`/`hint:` lines and its exit code, no traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="stepaudio", standalone_mode=False)
+        rc = app(args=args, prog_name="stepaudio", standalone_mode=False)
     except CliError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -70,14 +74,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return Exit.INTERRUPTED
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a (possibly vendored) click exception
             exc.show()
-            return Exit.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+            return Exit.USAGE if type(exc).__name__ in _USAGE_ERRORS else int(exc.exit_code)
         if "--debug" in args:
             raise
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: this is a bug; run again with --debug and report it", file=sys.stderr)
         return Exit.FAILED
-    return 0
+    return rc if isinstance(rc, int) else 0

@@ -200,7 +200,7 @@ class Scheduler:
                                                    progress=self._relay(job))
                 outputs.commit(temp, job.target, job.force)
                 result["output"] = str(job.target)
-            slot.jobs_served += 1
+                slot.jobs_served += 1
             timings.update(result.get("timings") or {})
             timings["total"] = time.monotonic() - job.created
             result["timings"] = timings

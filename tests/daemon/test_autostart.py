@@ -1,0 +1,65 @@
+"""Auto-start through the real CLI: races, stale sockets, a second daemon, start failures."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+from sa_helpers import wait_for
+
+
+def test_sixteen_clis_at_once_start_exactly_one_daemon(sa):
+    procs = [subprocess.Popen(sa.cmd("status", "--json"), env=sa.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(16)]
+    results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _, _ in results), [err for rc, _, err in results if rc]
+    pids = {json.loads(out)["pid"] for _, out, _ in results}
+    assert len(pids) == 1
+    assert sa.daemon_pids() == list(pids)
+
+
+def test_stale_socket_after_sigkill_gets_a_new_daemon(sa):
+    first = sa.status()["pid"]
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not sa.daemon_pids(), what="daemon death")
+    assert sa.socket.exists()  # SIGKILL leaves the socket file behind
+    second = sa.status()["pid"]
+    assert second != first
+    assert sa.daemon_pids() == [second]
+
+
+def test_second_daemon_refuses_to_start(sa):
+    sa.status()
+    result = subprocess.run(sa.cmd()[:1] + ["-m", "stepaudiod.main"], env=sa.env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 3
+    assert "already running" in result.stderr
+    assert len(sa.daemon_pids()) == 1
+
+
+def test_no_autostart_reports_unavailable(sa):
+    result = sa.run("--no-autostart", "status")
+    assert result.returncode == 3
+    assert "not running" in result.stderr and "hint:" in result.stderr
+    assert not sa.daemon_pids()
+
+
+def test_daemon_that_cannot_start_shows_its_log(sa):
+    sa.set(queue_size="many")  # invalid setting: the daemon exits at once
+    result = sa.run("status")
+    assert result.returncode == 3
+    assert "queue_size" in result.stderr  # the tail of the daemon's start-up log is shown
+
+
+def test_daemon_start_stop_status_commands(sa):
+    assert sa.run("daemon", "status").returncode == 3
+    started = sa.run("daemon", "start")
+    assert started.returncode == 0 and "started" in started.stderr
+    running = sa.run("daemon", "status", "--json")
+    assert json.loads(running.stdout)["running"] is True
+    assert sa.run("daemon", "stop").returncode == 0
+    assert not sa.daemon_pids()
+    assert not sa.socket.exists()
+    logs = sa.run("daemon", "logs")
+    assert "shutting down" in logs.stdout
