@@ -1,0 +1,173 @@
+"""load_llm: build our step1 model for a variant and fill it from the folder's safetensors, strictly.
+
+The model is constructed on the meta device (no memory), quantized variants swap in their own Linear
+modules, and then every tensor is read once, converted, and placed on the target device.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import torch
+from torch import nn
+
+from stepaudio_engine.api import EngineError, Reason
+
+from .checkpoint import Checkpoint, open_checkpoint
+from .config import Step1Config, read_config
+from .contract import compare, expected_tensors, require
+from .model import Step1ForCausalLM
+from .variants import check_variant
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cuda' without a GPU is UNSUPPORTED."""
+    if device in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise EngineError(Reason.BAD_INPUT, f"unknown device {device!r}", "use auto, cpu or cuda") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError(Reason.UNSUPPORTED, "a CUDA device was requested but none is available",
+                          "use --device cpu, or install a CUDA build of torch on a machine with a GPU")
+    if dev.type not in ("cpu", "cuda"):
+        raise EngineError(Reason.UNSUPPORTED, f"device {device!r} is not supported", "use auto, cpu or cuda")
+    return dev
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """'auto' -> bf16 on CUDA (as upstream runs it), fp32 on CPU (engine-spec §1.4, LoadOptions)."""
+    if dtype in ("", "auto"):
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        return _DTYPES[dtype]
+    except KeyError:
+        raise EngineError(Reason.BAD_INPUT, f"unknown dtype {dtype!r}", "use auto, bf16 or fp32") from None
+
+
+@dataclass
+class LoadedLLM:
+    """A loaded step1 model and what it was loaded as."""
+
+    model: Step1ForCausalLM
+    config: Step1Config
+    folder: Path
+    variant: str
+    device: torch.device
+    dtype: torch.dtype          # dtype of the unquantized tensors and of the activations
+
+    def memory_bytes(self) -> int:
+        """Bytes of parameters and buffers (bitsandbytes quantization statistics included)."""
+        return module_bytes(self.model)
+
+    def to(self, device: Union[str, torch.device]) -> "LoadedLLM":
+        """Move the model (e.g. to the CPU to free the GPU, and back); returns self."""
+        target = torch.device(device)
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise EngineError(Reason.UNSUPPORTED, "cannot move the LLM to CUDA: no GPU available", "")
+        self.model.to(target)
+        self.device = target
+        return self
+
+
+def _tensor_bytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def module_bytes(model: nn.Module) -> int:
+    total = 0
+    for p in model.parameters():
+        total += _tensor_bytes(p)
+        state = getattr(p, "quant_state", None)   # bitsandbytes Params4bit keeps its statistics here
+        if state is not None:
+            nested = getattr(state, "state2", None)   # removed when bitsandbytes repacks for its CPU kernel
+            parts = [getattr(state, "absmax", None), getattr(state, "code", None), getattr(state, "offset", None)]
+            if nested is not None:
+                parts += [nested.absmax, nested.code]
+            total += sum(_tensor_bytes(t) for t in parts if isinstance(t, torch.Tensor))
+    total += sum(_tensor_bytes(b) for b in model.buffers())
+    return total
+
+
+def set_tensor(model: nn.Module, name: str, value: torch.Tensor) -> None:
+    """Place `value` as the parameter (or buffer) `name`, replacing the meta placeholder."""
+    owner_name, _, leaf = name.rpartition(".")
+    owner = model.get_submodule(owner_name)
+    if leaf in owner._buffers:
+        owner._buffers[leaf] = value
+    else:
+        setattr(owner, leaf, nn.Parameter(value, requires_grad=False))
+
+
+def fill_dense(model: nn.Module, ckpt: Checkpoint, names: list[str], device: torch.device,
+               dtype: torch.dtype) -> None:
+    """Read `names` from the checkpoint into the model as `dtype` tensors on `device`."""
+    for name in names:
+        set_tensor(model, name, ckpt.tensor(name).to(device=device, dtype=dtype))
+
+
+def assert_materialized(model: nn.Module, folder: Path) -> None:
+    left = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
+    if left:
+        raise EngineError(Reason.INTERNAL, f"loading {folder} left tensors unset: {', '.join(left[:8])}", "")
+
+
+def meta_model(config: Step1Config) -> Step1ForCausalLM:
+    with torch.device("meta"):
+        model = Step1ForCausalLM(config)
+    return model
+
+
+def load_base(config: Step1Config, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Step1ForCausalLM:
+    expected = expected_tensors(config)
+    require(compare(expected, ckpt.shapes), str(ckpt.folder))
+    model = meta_model(config)
+    fill_dense(model, ckpt, list(expected), device, dtype)
+    return model
+
+
+def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: str = "auto") -> LoadedLLM:
+    """Load the step1 LLM of `variant` from `folder` (e.g. <models>/Step-Audio-EditX-AWQ-4bit).
+
+    Errors: MODEL_MISSING (folder/config/shards absent), MODEL_CORRUPT (names the wrong tensors),
+    UNSUPPORTED (variant needs a package or device that is not here), BAD_INPUT (unknown variant/dtype).
+    """
+    check_variant(variant)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EngineError(Reason.MODEL_MISSING, f"model folder {folder} does not exist",
+                          "download the model (see `stepaudio pull`) or fix --models-dir")
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    if dev.type == "cuda":
+        # TF32 matmuls on Ampere+ for the fp32 parts (engine-spec §9.2; harmless elsewhere)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    config, raw = read_config(folder)
+    ckpt = open_checkpoint(folder)
+    try:
+        if variant == "base":
+            model = load_base(config, ckpt, dev, dt)
+        elif variant == "bnb":
+            from .quant_bnb import load_bnb
+            model = load_bnb(config, raw, ckpt, dev, dt)
+        else:
+            from .quant_awq import load_awq
+            model = load_awq(config, raw, ckpt, dev, dt)
+    except torch.OutOfMemoryError as exc:
+        raise EngineError(Reason.OUT_OF_MEMORY, f"out of memory loading the {variant} LLM on {dev}",
+                          "use a 4-bit variant (bnb/awq), another device, or close other programs") from exc
+    finally:
+        ckpt.close()
+    assert_materialized(model, folder)
+    model.eval().requires_grad_(False)
+    loaded = LoadedLLM(model, config, folder, variant, dev, dt)
+    log.info("loaded step1 %s from %s on %s (%s): %.1f MB", variant, folder, dev, dt, loaded.memory_bytes() / 1e6)
+    return loaded

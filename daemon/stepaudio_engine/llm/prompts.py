@@ -1,0 +1,197 @@
+"""Clone and edit prompts for the step1 LLM, built id-for-id as upstream builds them (engine-spec §6.5, §8).
+
+Facts from UP (stepfun-ai/Step-Audio-EditX aacb90a): config/prompts.py (both system prompts, exact whitespace),
+tts.py `_build_audio_edit_instruction`, `_encode_audio_edit_prompt`, `_encode_audio_edit_clone_prompt`,
+`generate_clone_voice_id`; config/edit_config.py (option lists). The prompt is encoded piecewise, one
+tokenizer call per segment, joined with the ids <s> 1, <|BOT|> 4 and <|EOT|> 3.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+from typing import Sequence, Union
+
+from stepaudio_engine.api import EngineError, Reason
+
+from .text_tokenizer import TextTokenizer
+
+BOS_ID = 1          # <s>
+EOT_ID = 3          # <|EOT|>: ends a turn, and stops generation
+BOT_ID = 4          # <|BOT|>: begins a turn
+AUDIO_ID_OFFSET = 65536         # LLM id of <audio_0> (engine-spec §0.2)
+AUDIO_TOKEN_COUNT = 5120        # vq02 0..1023 + vq06 1024..5119
+
+EDIT_SYSTEM_PROMPT = (
+    "As a highly skilled audio editing and tuning specialist, you excel in interpreting user instructions and "
+    "applying precise adjustments to meet their needs. Your expertise spans a wide range of enhancement "
+    "capabilities, including but not limited to:\n"
+    "# Emotional Enhancement\n"
+    "# Speaking Style Transfer\n"
+    "# Non-linguistic Adjustments\n"
+    "# Audio Tuning & Editing\n"
+    "Note: You will receive instructions in natural language and are expected to accurately interpret and "
+    "execute the most suitable audio edits and enhancements.\n"
+)
+
+# note the trailing spaces after "text:" and "tokens:" (UP:config/prompts.py)
+CLONE_SYSTEM_TEMPLATE = (
+    "Generate audio with the following timbre, prosody and speaking style\n"
+    "\n"
+    "[speaker_start]\n"
+    "speaker name: {speaker}\n"
+    "speaker prompt text: \n"
+    "{prompt_text}\n"
+    "speaker audio tokens: \n"
+    "{prompt_wav_tokens}\n"
+    "[speaker_end]\n"
+)
+
+# edit type -> allowed edit_info values ([] = takes none), UP:config/edit_config.py at aacb90a
+EDIT_TYPES: dict[str, list[str]] = {
+    "emotion": ["happy", "angry", "sad", "humour", "confusion", "disgusted", "empathy", "embarrass", "fear",
+                "surprised", "excited", "depressed", "coldness", "admiration", "remove"],
+    "style": ["serious", "arrogant", "child", "older", "girl", "pure", "sister", "sweet", "ethereal", "whisper",
+              "gentle", "recite", "generous", "act_coy", "warm", "shy", "comfort", "authority", "chat", "radio",
+              "soulful", "story", "vivid", "program", "news", "advertising", "roar", "murmur", "shout", "deeply",
+              "loudly", "remove", "exaggerated"],
+    "speed": ["faster", "slower", "more faster", "more slower"],
+    "paralinguistic": [],
+    "denoise": [],
+    "vad": [],
+}
+
+EDIT_TYPE_DESCRIPTIONS: dict[str, str] = {
+    "emotion": "make the speech more <option> (happy, sad, ...), or remove its emotion",
+    "style": "make the speech more <option> style (whisper, child, news, ...), or remove its style",
+    "speed": "make the speech faster or slower",
+    "paralinguistic": "add non-verbal sounds: the target text carries tags such as [Laughter] or [Sigh]",
+    "denoise": "remove background noise (the transcript is not used)",
+    "vad": "remove silent portions (the transcript is not used)",
+}
+
+# tags the model knows for paralinguistic edits (engine-spec §8.1)
+PARALINGUISTIC_TAGS = ["[Breathing]", "[Laughter]", "[Surprise-oh]", "[Confirmation-en]", "[Uhm]",
+                       "[Surprise-ah]", "[Surprise-wa]", "[Sigh]", "[Question-ei]", "[Dissatisfaction-hnn]"]
+
+AudioTokens = Union[str, Sequence[int]]
+
+
+def _did_you_mean(value: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def validate_edit(edit_type: str, edit_info: str) -> None:
+    """Raise BAD_INPUT for an unknown edit type or option, suggesting the nearest valid one."""
+    if edit_type not in EDIT_TYPES:
+        raise EngineError(Reason.BAD_INPUT, f"unknown edit type {edit_type!r}",
+                          f"{_did_you_mean(edit_type, list(EDIT_TYPES))}valid types: {', '.join(EDIT_TYPES)}")
+    options = EDIT_TYPES[edit_type]
+    if options and edit_info not in options:
+        what = f"unknown {edit_type} option {edit_info!r}" if edit_info else f"{edit_type} needs an option"
+        raise EngineError(Reason.BAD_INPUT, what,
+                          f"{_did_you_mean(edit_info, options)}valid options: {', '.join(options)}")
+    if not options and edit_info:
+        raise EngineError(Reason.BAD_INPUT, f"edit type {edit_type!r} takes no option (got {edit_info!r})",
+                          "leave the option empty" + (
+                              "; put the tags into the target text" if edit_type == "paralinguistic" else ""))
+
+
+def edit_instruction(edit_type: str, edit_info: str, audio_text: str, target_text: str = "") -> str:
+    """The user instruction of an edit (UP:tts.py `_build_audio_edit_instruction`); always ends with a newline.
+
+    Upstream does not validate edit_info here (speed "more faster" yields "more more faster"); call
+    validate_edit first for user input.
+    """
+    t = audio_text.strip() if audio_text else ""
+    if edit_type in ("emotion", "speed"):
+        if edit_info == "remove":
+            return f"Remove any emotion in the following audio and the reference text is: {t}\n"
+        return f"Make the following audio more {edit_info}. The text corresponding to the audio is: {t}\n"
+    if edit_type == "style":
+        if edit_info == "remove":
+            return f"Remove any speaking styles in the following audio and the reference text is: {t}\n"
+        return f"Make the following audio more {edit_info} style. The text corresponding to the audio is: {t}\n"
+    if edit_type == "denoise":
+        return ("Remove any noise from the given audio while preserving the voice content clearly. Ensure that "
+                "the speech quality remains intact with minimal distortion, and eliminate all noise from the audio.\n")
+    if edit_type == "vad":
+        return ("Remove any silent portions from the given audio while preserving the voice content clearly. "
+                "Ensure that the speech quality remains intact with minimal distortion, and eliminate all silence "
+                "from the audio.\n")
+    if edit_type == "paralinguistic":
+        # sic: the space before the colon and the two leading spaces of the second line are upstream's
+        return (f"Add some non-verbal sounds to make the audio more natural, the new text is : {target_text}\n"
+                f"  The text corresponding to the audio is: {t}\n")
+    raise EngineError(Reason.BAD_INPUT, f"unsupported edit type {edit_type!r}",
+                      f"valid types: {', '.join(EDIT_TYPES)}")
+
+
+def audio_token_string(tokens: AudioTokens) -> str:
+    """`<audio_N>` rendering of mixed 0-based prompt tokens (vq02 0..1023, vq06 1024..5119; engine-spec §5.1)."""
+    if isinstance(tokens, str):
+        return tokens
+    bad = [t for t in tokens if not 0 <= int(t) < AUDIO_TOKEN_COUNT]
+    if bad:
+        raise EngineError(Reason.INTERNAL, f"audio prompt tokens out of range 0..{AUDIO_TOKEN_COUNT - 1}: {bad[:5]}",
+                          "this is a bug in the audio tokenizer hand-off")
+    return "".join(f"<audio_{int(t)}>" for t in tokens)
+
+
+def speaker_id_for(prompt_text: str, samples: object) -> str:
+    """`clone_` + the first 16 hex digits of SHA-256(UTF-8 prompt text ‖ float32 sample bytes) (engine-spec §8.3).
+
+    `samples` is the raw decoded reference audio as upstream sees it from torchaudio.load: float32, shape
+    (channels, frames) or (frames,), before mono mixing or peak capping; more than 2000 values are cut to the
+    first 1000 and the last 1000 of the channel-major flattening. Pass `bytes` to hash an already cut,
+    little-endian float32 sample block as is.
+    """
+    hasher = hashlib.sha256(prompt_text.encode("utf-8"))
+    if isinstance(samples, (bytes, bytearray)):
+        hasher.update(bytes(samples))
+    else:
+        import numpy as np
+
+        flat = np.ascontiguousarray(np.asarray(samples, dtype=np.float32)).reshape(-1)
+        if flat.size > 2000:
+            flat = np.concatenate([flat[:1000], flat[-1000:]])
+        hasher.update(flat.astype("<f4").tobytes())
+    return "clone_" + hasher.hexdigest()[:16]
+
+
+class PromptBuilder:
+    """Prompt ids for clone and edit, from the tokenizer files of an LLM folder."""
+
+    def __init__(self, llm_folder: Path) -> None:
+        self.tokenizer = TextTokenizer(Path(llm_folder))
+
+    def _enc(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def _turns(self, system_text: str, user_ids: list[int]) -> list[int]:
+        """<s> <|BOT|> system <|EOT|> <|BOT|> human⏎ user <|EOT|> <|BOT|> assistant⏎ (each part encoded alone)."""
+        return ([BOS_ID, BOT_ID] + self._enc(f"system\n{system_text}") + [EOT_ID]
+                + [BOT_ID] + self._enc("human\n") + user_ids + [EOT_ID]
+                + [BOT_ID] + self._enc("assistant\n"))
+
+    def clone_prompt(self, ref_text: str, ref_audio: AudioTokens, target_text: str, speaker_id: str) -> list[int]:
+        """Prompt ids to speak `target_text` in the voice of the reference (text + audio tokens + speaker id)."""
+        system = CLONE_SYSTEM_TEMPLATE.format(speaker=speaker_id, prompt_text=ref_text,
+                                              prompt_wav_tokens=audio_token_string(ref_audio))
+        # encode "⏎"+target and drop as many ids as "⏎" alone gives: the target gets no leading ▁ (engine-spec §6.5)
+        prefix = self._enc("\n")
+        target = self._enc("\n" + target_text)[len(prefix):]
+        return self._turns(system, target)
+
+    def edit_prompt(self, audio_text: str, audio: AudioTokens, edit_type: str, edit_info: str = "",
+                    target_text: str = "") -> list[int]:
+        """Prompt ids to edit the audio (its transcript + audio tokens) as `edit_type`/`edit_info` says.
+        `target_text` is the tagged text of a paralinguistic edit (ignored otherwise)."""
+        validate_edit(edit_type, edit_info)
+        if edit_type == "paralinguistic" and not target_text.strip():
+            raise EngineError(Reason.BAD_INPUT, "a paralinguistic edit needs a target text",
+                              f"give the transcript with tags where the sounds go, e.g. {PARALINGUISTIC_TAGS[1]}")
+        instruction = edit_instruction(edit_type, edit_info, audio_text, target_text)
+        user = self._enc(f"{instruction}\n{audio_token_string(audio).strip()}\n")
+        return self._turns(EDIT_SYSTEM_PROMPT, user)
