@@ -4,9 +4,7 @@ status on stdout. Status rendering is plain text on purpose: importing rich cost
 """
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 
 def human_bytes(n: float) -> str:
@@ -74,7 +72,9 @@ class ProgressView:
             self.progress = None
 
 
-def print_json(data: Any) -> None:
+def print_json(data: object) -> None:
+    import json
+
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 

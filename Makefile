@@ -1,0 +1,22 @@
+# The two set-up commands of the README. Both create .venv and install the project from its own files.
+#   make selftest   clone + edit on the tiny model through the real daemon and worker
+#   make test       the whole test suite (CPU only; GPU tests are opt-in: pytest -m gpu)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= engine,cpu,test
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(VENV)/.installed
+
+selftest: $(VENV)/.installed
+	$(VENV)/bin/stepaudio selftest
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q
+
+.PHONY: install selftest test

@@ -1,0 +1,93 @@
+"""CLI latency and daemon memory (issue 2 targets), measured against bare Python in the same run.
+
+    python benchmarks/cli_latency.py [--runs 40] [--cold-runs 10]
+
+Prints a table: median wall time of `python -c pass` (baseline), `stepaudio --help`,
+`stepaudio status` against a warm daemon, and no-daemon → answered status (auto-start included),
+each with its ratio to the baseline; then the daemon's resident memory with nothing loaded, and
+after a load/unload cycle whether any worker process remains. Uses a throwaway STEPAUDIO_HOME.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+BIN = Path(sys.executable).parent
+
+
+def timed(cmd: list[str], env: dict, runs: int, before=None) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def daemon_pid(home: Path) -> int:
+    try:
+        return int((home / "run" / "stepaudiod.lock").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--cold-runs", type=int, default=10)
+    parser.add_argument("--engine", default="", help="engine for the load/unload check (module:Class); "
+                        "default: the product's engine on the models dir")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="sa-bench-", dir="/tmp"))
+    env = {**os.environ, "STEPAUDIO_HOME": str(home)}
+    if args.engine:
+        env["STEPAUDIO_ENGINE"] = args.engine
+    sa = [str(BIN / "stepaudio")]
+    stop = lambda: subprocess.run(sa + ["daemon", "stop"], env=env, capture_output=True)  # noqa: E731
+    try:
+        base = timed([sys.executable, "-c", "pass"], env, args.runs)
+        helps = timed(sa + ["--help"], env, args.runs)
+        subprocess.run(sa + ["status"], env=env, capture_output=True, check=True)  # warm the daemon
+        warm = timed(sa + ["status"], env, args.runs)
+        cold = timed(sa + ["status"], env, args.cold_runs, before=stop)
+        pid = daemon_pid(home)
+        time.sleep(0.5)
+        rss = psutil.Process(pid).memory_info().rss
+        loaded = subprocess.run(sa + ["load"], env=env, capture_output=True, text=True)
+        subprocess.run(sa + ["unload", "--all"], env=env, capture_output=True, check=True)
+        time.sleep(0.3)
+        workers = [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        rss_after = psutil.Process(pid).memory_info().rss
+    finally:
+        stop()
+        shutil.rmtree(home, ignore_errors=True)
+    b = statistics.median(base)
+    rows = [("python3 -c pass (baseline)", b), ("stepaudio --help", statistics.median(helps)),
+            ("stepaudio status, warm daemon", statistics.median(warm)),
+            ("stepaudio status, no daemon (auto-start)", statistics.median(cold))]
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; runs {args.runs} "
+          f"(cold {args.cold_runs}); {time.strftime('%Y-%m-%d')}")
+    print(f"| {'command':44s} | median ms | ratio |")
+    print(f"|{'-' * 46}|-----------|-------|")
+    for name, value in rows:
+        print(f"| {name:44s} | {value * 1000:9.1f} | {value / b:5.2f} |")
+    print()
+    print(f"| daemon RSS, nothing loaded                   | {rss / 2**20:.1f} MiB |")
+    print(f"| daemon RSS after load + unload               | {rss_after / 2**20:.1f} MiB |")
+    print(f"| load succeeded                               | {loaded.returncode == 0} |")
+    print(f"| worker processes left after unload           | {len(workers)} |")
+
+
+if __name__ == "__main__":
+    main()
