@@ -9,6 +9,8 @@ torchaudio is not allowed here, so this module rebuilds the same polyphase kerne
 * for output phase j (0..q-1) and tap k (0..2*width+p-1) the time (in units of the cutoff period) is
   `t = (k - width)/p - j/q`, scaled by `base` and clamped to +-lowpass_width;
 * kernel = sinc(pi t) * cos^2(pi t / (2 lowpass_width)) * base / p   (Hann window).
+  As in torchaudio, the phase j/q is rounded to float32 first, everything else is float64.
+  (Formula and dtype handling checked against a vendored copy of torchaudio's `_get_sinc_resample_kernel`.)
 
 Like `Resample` (which builds its kernel with dtype=None), the kernel is evaluated in float64 and then cast to
 float32; the signal is padded by `width` zeros on the left and `width + p` on the right, convolved with stride p
@@ -38,17 +40,23 @@ def kernel_params(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
 
 def sinc_kernel_f64(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
                     lowpass_width: int = LOWPASS_FILTER_WIDTH) -> np.ndarray:
-    """The (q, 2*width + p) polyphase kernel in float64 (row j produces output phase j)."""
+    """The (q, 2*width + p) polyphase kernel in float64 (row j produces output phase j).
+
+    Evaluated with torch in the same operation order and dtypes as torchaudio (so that the float32 cast
+    of this kernel is the kernel torchaudio's `Resample` uses)."""
+    import torch
+
     p, q, base, width = kernel_params(sr_in, sr_out, rolloff, lowpass_width)
-    taps = np.arange(-width, width + p, dtype=np.float64) / p
-    phases = -np.arange(q, dtype=np.float64)[:, None] / q
-    t = (phases + taps[None, :]) * base
-    t = np.clip(t, -lowpass_width, lowpass_width)
-    window = np.cos(t * math.pi / lowpass_width / 2) ** 2
-    t = t * math.pi
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sinc = np.where(t == 0, 1.0, np.sin(t) / t)
-    return sinc * window * (base / p)
+    taps = torch.arange(-width, width + p, dtype=torch.float64)[None, :] / p
+    # the integer phase index is divided in float32 (torch's default dtype), then promoted to float64
+    t = torch.arange(0, -q, -1)[:, None] / q + taps
+    t *= base
+    t = t.clamp_(-lowpass_width, lowpass_width)
+    window = torch.cos(t * math.pi / lowpass_width / 2) ** 2
+    t *= math.pi
+    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
+    kernel *= window * (base / p)
+    return kernel.numpy()
 
 
 @lru_cache(maxsize=16)

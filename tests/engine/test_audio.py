@@ -135,7 +135,7 @@ def test_resampler_matches_float64_reference(sr_in):
     ref = resample_reference_f64(x, sr_in, 16000)
     assert ours.dtype == np.float32
     assert len(ours) == len(ref) == math.ceil(len(x) * 16000 / sr_in)
-    assert np.max(np.abs(ours - ref)) < 2e-6   # float32 kernel + float32 accumulation vs float64
+    assert np.max(np.abs(ours - ref)) < 1e-6   # float32 kernel + float32 accumulation vs float64 (~2e-7)
 
 
 def test_kernel_definition():
