@@ -25,8 +25,8 @@ M = TypeVar("M", bound=nn.Module)
 Shapes = dict[str, tuple[int, ...]]
 
 GET_MODEL_HINT = (
-    "download the Step-Audio-EditX model (its CosyVoice-300M-25Hz/ folder holds cosyvoice.yaml, flow.pt, "
-    "hift.pt and campplus.onnx), e.g. with `stepaudio pull`, or point the models folder at a complete copy"
+    "download the complete stepfun-ai/Step-Audio-EditX model (Hugging Face or ModelScope) into the models "
+    "folder; its CosyVoice-300M-25Hz/ subfolder must hold cosyvoice.yaml, flow.pt, hift.pt and campplus.onnx"
 )
 _MAX_NAMES = 8  # how many key names an error message lists per category
 
