@@ -52,7 +52,7 @@ def _mel(freq: torch.Tensor | float):
 
 @lru_cache(maxsize=4)
 def kaldi_mel_banks(opts: FbankOptions) -> torch.Tensor:
-    """(n_fft/2 + 1, n_mels) triangular Kaldi mel filters (last FFT bin gets weight 0, as in torchaudio)."""
+    """(n_mels, n_fft/2 + 1) triangular Kaldi mel filters (last FFT bin gets weight 0, as in torchaudio)."""
     n_fft_bins = opts.padded_size / 2
     nyquist = 0.5 * opts.sample_rate
     bin_width = opts.sample_rate / opts.padded_size
@@ -66,8 +66,7 @@ def kaldi_mel_banks(opts: FbankOptions) -> torch.Tensor:
     up = (mel - left) / (center - left)
     down = (right - mel) / (right - center)
     banks = torch.max(torch.zeros(1), torch.min(up, down))          # (n_mels, n_fft/2)
-    banks = torch.nn.functional.pad(banks, (0, 1))                   # + Nyquist bin with weight 0
-    return banks.T.contiguous()
+    return torch.nn.functional.pad(banks, (0, 1))                    # + Nyquist bin with weight 0
 
 
 def fbank_frame_count(n_samples: int, opts: FbankOptions = FbankOptions()) -> int:
@@ -91,7 +90,7 @@ def kaldi_fbank(samples: torch.Tensor, opts: FbankOptions = FbankOptions()) -> t
     frames = frames * window.unsqueeze(0)
     frames = torch.nn.functional.pad(frames, (0, opts.padded_size - opts.window_size))
     power = torch.fft.rfft(frames).abs().pow(2.0)
-    mel = torch.mm(power, kaldi_mel_banks(opts))
+    mel = torch.mm(power, kaldi_mel_banks(opts).T)   # transposed view, as torchaudio multiplies
     return torch.max(mel, torch.tensor(torch.finfo(torch.float32).eps)).log()
 
 
