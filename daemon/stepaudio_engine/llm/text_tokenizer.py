@@ -91,4 +91,6 @@ class TextTokenizer:
         return list(self._sp.encode(chunk))
 
     def decode(self, ids: list[int]) -> str:
-        return self._sp.decode(list(ids))
+        """Text of `ids` (for logs and tests), without the dummy-prefix space."""
+        text = self._sp.decode(list(ids))
+        return text[1:] if text.startswith(" ") else text
