@@ -252,6 +252,10 @@ def test_same_seed_same_model_other_seed_other_model(tmp_path, tiny_root):
     other = DualTokenizer(tmp_path / "b" / "Step-Audio-Tokenizer").tokenize(wav, 16000)
     assert same.prompt_tokens == ref.prompt_tokens
     assert other.prompt_tokens != ref.prompt_tokens
+    for path in (tiny_root / "Step-Audio-Tokenizer").rglob("*"):   # seeded writer: byte-identical files
+        if path.is_file():
+            twin = tmp_path / "a" / path.relative_to(tiny_root)
+            assert twin.read_bytes() == path.read_bytes(), path.name
 
 
 def test_cancel_memory_and_close(tiny_root):

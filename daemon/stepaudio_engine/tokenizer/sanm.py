@@ -138,14 +138,15 @@ class SanmEncoder(nn.Module):
         self.after_norm = nn.LayerNorm(cfg.output_size, eps=LAYER_NORM_EPS)
 
     def new_state(self, chunk: ChunkConfig) -> StreamState:
-        overlap = torch.zeros(1, chunk.left + chunk.overlap, self.cfg.input_size)
+        device = self.after_norm.weight.device
+        overlap = torch.zeros(1, chunk.left + chunk.overlap, self.cfg.input_size, device=device)
         return StreamState(overlap=overlap, kv=[None] * self.cfg.num_blocks)
 
     @torch.no_grad()
     def forward_chunk(self, feats: torch.Tensor, state: StreamState, chunk: ChunkConfig) -> torch.Tensor:
         """feats (1, T, input_size) -> (1, overlap + T, output_size); the caller keeps the last T rows."""
         x = feats * math.sqrt(self.cfg.output_size)   # scaled by the output width, as upstream
-        x = x + position_code(state.start_idx, x.shape[1], x.shape[2])
+        x = x + position_code(state.start_idx, x.shape[1], x.shape[2]).to(x.device)
         state.start_idx += feats.shape[1]
         x = torch.cat((state.overlap, x), dim=1)
         state.overlap = x[:, -(chunk.left + chunk.overlap):, :]
