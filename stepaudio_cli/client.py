@@ -23,8 +23,10 @@ RPC_TIMEOUT_S = 30.0
 
 
 class DaemonClient:
-    def __init__(self, paths: Paths, autostart: bool = True, daemon_args: list[str] | None = None) -> None:
+    def __init__(self, paths: Paths, autostart: bool = True, daemon_args: list[str] | None = None,
+                 daemon_env: dict[str, str] | None = None) -> None:
         self.paths = paths
+        self.daemon_env = daemon_env
         self.autostart = autostart
         self.daemon_args = daemon_args or []
         self.channel: grpc.Channel | None = None
@@ -46,7 +48,7 @@ class DaemonClient:
             # another CLI may have started it while we waited for the lock
             if daemon_proc.peer_check(self.paths) and self._open_and_check():
                 return self
-            proc = daemon_proc.spawn_daemon(self.paths, self.daemon_args)
+            proc = daemon_proc.spawn_daemon(self.paths, self.daemon_args, self.daemon_env)
             daemon_proc.wait_until_listening(self.paths, proc)
             self.started_daemon = True
         if not self._open_and_check():

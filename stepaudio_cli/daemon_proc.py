@@ -75,14 +75,14 @@ class SpawnLock:
         os.close(self.fd)
 
 
-def spawn_daemon(paths: Paths, extra_args: list[str]) -> subprocess.Popen:
+def spawn_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start stepaudiod detached (own session), with our interpreter so versions match."""
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     start_log = paths.log_dir / "stepaudiod.start.log"
     with open(start_log, "wb") as err:
         return subprocess.Popen([sys.executable, "-m", "stepaudiod.main", *extra_args],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, env=env)
 
 
 def wait_until_listening(paths: Paths, proc: subprocess.Popen, deadline_s: float = START_DEADLINE_S) -> None:

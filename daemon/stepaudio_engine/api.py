@@ -68,6 +68,7 @@ class LoadOptions:
     dtype: str = "auto"             # auto | bf16 | fp32 (auto: bf16 on CUDA, fp32 on CPU)
     threads: int = 0                # CPU threads for torch/onnxruntime; 0 = library default
     cache_dir: Optional[str] = None  # prompt cache folder; None disables the cache
+    cache_max_bytes: int = 1 << 30   # size bound of the prompt cache (least recently used entries go first)
 
 
 @dataclass

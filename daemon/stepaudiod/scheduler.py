@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from stepaudiod import outputs
+from stepaudiod.cache_stats import CacheStats
 from stepaudiod.errors import DaemonError
 from stepaudiod.jobs import Job
 from stepaudiod.settings import VARIANTS, LoadedSettings
@@ -64,6 +65,7 @@ class Scheduler:
         self.tasks: set[asyncio.Task] = set()
         self.idle_since = time.monotonic()
         self.closing = False
+        self.cache = CacheStats(loaded.paths.prompt_cache_dir, self.settings.cache_max_mb * 1024 * 1024)
 
     # ---- public API used by the server ------------------------------------------------------
     def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
@@ -201,6 +203,7 @@ class Scheduler:
                 outputs.commit(temp, job.target, job.force)
                 result["output"] = str(job.target)
                 slot.jobs_served += 1
+                self.cache.record(result.get("options") or {})
             timings.update(result.get("timings") or {})
             timings["total"] = time.monotonic() - job.created
             result["timings"] = timings
@@ -287,7 +290,7 @@ class Scheduler:
         s = self.settings
         return {"models_dir": str(self.loaded.effective_models_dir()), "variant": slot.variant,
                 "device": s.device, "dtype": s.dtype, "threads": s.threads,
-                "cache_dir": str(self.loaded.paths.prompt_cache_dir)}
+                "cache_dir": str(self.loaded.paths.prompt_cache_dir), "cache_max_bytes": self.cache.max_bytes}
 
     async def _make_room(self, slot: Slot) -> None:
         others = [s for s in self.slots.values() if s is not slot and s.tier != "unloaded"]

@@ -62,8 +62,6 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         self.request_shutdown = request_shutdown
         self.started = time.monotonic()
         self.process = psutil.Process()
-        self.cache_stats: Callable[[], pb.CacheStatus] = lambda: pb.CacheStatus(
-            path=str(loaded.paths.prompt_cache_dir))
 
     # ---- handshake and status ---------------------------------------------------------------
     async def Health(self, request, context):
@@ -86,9 +84,15 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             queue=[pb.QueuedJob(job_id=j.id, kind=j.kind, variant=j.variant, position=i,
                                 waited_s=time.monotonic() - j.created)
                    for i, j in enumerate(s.queue, start=1)],
-            queue_capacity=self.loaded.settings.queue_size, cache=self.cache_stats(),
+            queue_capacity=self.loaded.settings.queue_size, cache=self._cache_status(),
             daemon_rss_bytes=self.process.memory_info().rss, log_file=str(self.loaded.paths.log_file),
             idle_shutdown_in_s=idle_in)
+
+    def _cache_status(self) -> pb.CacheStatus:
+        stats = self.scheduler.cache
+        entries, size = stats.disk_usage()
+        return pb.CacheStatus(path=str(stats.folder), hits=stats.hits, misses=stats.misses, entries=entries,
+                              bytes=size, max_bytes=stats.max_bytes)
 
     def _setting_value(self, name: str) -> str:
         if name == "models_dir":

@@ -1,0 +1,179 @@
+"""Clone and edit, end to end: audio → tokens and prompt features → step1 → flow + HiFT → 24 kHz WAV.
+
+The Pipeline owns the loaded parts (tokenizer, LLM, vocoder, prompt builder, cache) and knows the
+order of the stages (engine-spec §0.3). Each call reports progress per stage, checks the cancel flag
+between steps, and returns timings and the options in force.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from stepaudio_engine import audio
+from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
+                                  ProgressFn, Reason)
+from stepaudio_engine.llm.prompts import PromptBuilder, speaker_id_for, validate_edit
+from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
+from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
+
+log = logging.getLogger(__name__)
+
+OUTPUT_RATE = 24000
+MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (engine-spec §4.1)
+TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-spec Appendix A)
+MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
+
+
+@dataclass
+class Prepared:
+    """One input recording, ready for a prompt: its tokens and vocoder features."""
+
+    entry: PromptEntry
+    cache: str                    # hit | miss | off
+    seconds: float
+
+
+@dataclass
+class Stopwatch:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.monotonic() - started
+
+
+class Pipeline:
+    def __init__(self, tokenizer, llm, vocoder, llm_folder: Path, cache: PromptCache, tiny: bool) -> None:
+        self.tokenizer = tokenizer
+        self.llm = llm
+        self.vocoder = vocoder
+        self.prompts = PromptBuilder(llm_folder)
+        self.cache = cache
+        self.tiny = tiny
+
+    # ---- the two jobs -----------------------------------------------------------------------
+    def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        _require_text(req.text, "text to speak")
+        _require_text(req.ref_text, "reference text")
+        watch = Stopwatch()
+        wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
+        prepared = self.prepare(wav, sr, progress, cancel, watch)
+        speaker = speaker_id_for(req.ref_text, _raw_samples(req.ref_audio))
+        ids = self.prompts.clone_prompt(req.ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
+        cap = _clone_budget(req.text)
+        out, seed, stop = self.speak(ids, cap, prepared, req.seed, progress, cancel, watch)
+        self.write(out, req.output, watch)
+        return self.result(req.output, out, watch, seed, stop, prepared.cache,
+                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap})
+
+    def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        validate_edit(req.edit_type, req.edit_info)
+        if req.edit_type not in ("denoise", "vad"):
+            _require_text(req.audio_text, "transcript of the input audio")
+        watch = Stopwatch()
+        source, text, stop, caches = req.input_audio, req.audio_text, "", []
+        # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
+        seed = req.seed if req.seed is not None else secrets.randbits(31)
+        out = np.zeros(0, np.float32)
+        for i in range(max(1, req.iterations)):
+            progress("iteration", i / max(1, req.iterations), {"text": f"pass {i + 1} of {req.iterations}"})
+            # every pass re-reads the previous output from disk as upstream does (engine-spec §8.2)
+            wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
+            prepared = self.prepare(wav, sr, progress, cancel, watch)
+            ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type, req.edit_info, req.text)
+            cap = _edit_budget(len(prepared.entry.tokens.prompt_tokens))
+            out, _, stop = self.speak(ids, cap, prepared, seed + i, progress, cancel, watch)
+            self.write(out, req.output, watch)
+            source, caches = req.output, caches + [prepared.cache]
+            if req.edit_type == "paralinguistic":
+                text = req.text  # from pass 2 the tagged text is the transcript (engine-spec §8.2)
+        return self.result(req.output, out, watch, seed, stop, ",".join(caches),
+                           {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
+                            "iterations": req.iterations})
+
+    # ---- stages -----------------------------------------------------------------------------
+    def prepare(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
+                watch: Stopwatch) -> Prepared:
+        started = time.monotonic()
+        progress("tokenizing", 0.0, {})
+        key = audio_key(wav, sr)
+        entry = self.cache.get(key)
+        state = "off" if self.cache.folder is None else ("hit" if entry else "miss")
+        if entry is None:
+            tokens = self.tokenizer.tokenize(wav, sr, cancel)
+            cancel.check()
+            features = self.vocoder.prompt_features(wav, sr)
+            entry = PromptEntry(tokens, features)
+            self.cache.put(key, entry)
+        progress("tokenizing", 1.0, {})
+        watch.add("tokenize", started)
+        return Prepared(entry, state, time.monotonic() - started)
+
+    def speak(self, ids: list[int], cap: int, prepared: Prepared, seed: Optional[int], progress: ProgressFn,
+              cancel: CancelToken, watch: Stopwatch) -> tuple[np.ndarray, Optional[int], str]:
+        started = time.monotonic()
+        opts = GenerationOptions(seed=seed, max_length=min(MAX_TOTAL_IDS, len(ids) + cap))
+        gen = generate_detailed(self.llm, ids, opts, progress, cancel)
+        watch.add("generate", started)
+        started = time.monotonic()
+        if not gen.audio_tokens:
+            raise EngineError(Reason.BAD_INPUT, "the model produced no audio for this input",
+                              "try another --seed, or a longer text")
+        progress("vocoding", 0.0, {})
+        wav = self.vocoder.synthesize(gen.audio_tokens, prepared.entry.tokens.prompt_tokens,
+                                      prepared.entry.features, cancel, progress, gen.seed)
+        watch.add("vocode", started)
+        return wav, gen.seed, gen.stop_reason
+
+    def write(self, wav: np.ndarray, path: str, watch: Stopwatch) -> None:
+        import soundfile as sf
+
+        started = time.monotonic()
+        try:
+            # PCM 16-bit, as upstream writes its outputs (and re-reads them for the next edit pass)
+            sf.write(path, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, subtype="PCM_16", format="WAV")
+        except OSError as exc:
+            raise EngineError(Reason.BAD_INPUT, f"cannot write the output: {exc}", "check free disk space") from exc
+        watch.add("write", started)
+
+    def result(self, output: str, wav: np.ndarray, watch: Stopwatch, seed: Optional[int], stop: str,
+               cache: str, options: dict) -> EngineResult:
+        notes = []
+        if self.tiny:
+            notes.append("tiny test model with random weights: the output is noise, not speech")
+        if stop == "max_length":
+            notes.append("generation hit its length limit before the model ended the utterance")
+        return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
+                            timings=watch.timings,
+                            options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
+                            notes=notes)
+
+
+def _require_text(text: str, what: str) -> None:
+    if not text or not text.strip():
+        raise EngineError(Reason.BAD_INPUT, f"the {what} is empty", f"give the {what}")
+
+
+def _clone_budget(text: str) -> int:
+    """New-token cap for a clone: generous for the text (0.35 s per character + 5 s covers slow Chinese
+    speech), so a model that never emits <|EOT|> cannot run to the 8192-id limit."""
+    return int(TOKENS_PER_SECOND * (5.0 + 0.35 * len(text)))
+
+
+def _edit_budget(input_tokens: int) -> int:
+    """An edit says the same words: twice the input (slower speech, added sounds) plus 5 s."""
+    return int(2 * input_tokens + 5 * TOKENS_PER_SECOND)
+
+
+def _raw_samples(path: str) -> np.ndarray:
+    """The decoded samples as upstream hashes them for the clone speaker id: float32 (channels, frames),
+    before mono mixing and peak capping (engine-spec §8.3)."""
+    import soundfile as sf
+
+    data, _ = sf.read(path, dtype="float32", always_2d=True)
+    return data.T
