@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepaudio_engine.api import CancelToken, EngineError, Reason
 from stepaudio_engine.tiny.tokenizer import TINY_DIM, write_tiny_tokenizer
@@ -166,6 +168,31 @@ def test_streaming_frontend_equals_offline_lfr(n_samples):
     assert streamed.shape == offline.shape
     np.testing.assert_allclose(streamed, offline, atol=1e-4)
     assert [p.shape[0] for p in pieces[:-1]] == [4] * (n_chunks - 1)   # 240 ms -> 4 LFR frames
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_samples=st.integers(min_value=400, max_value=3840 * 6))
+def test_streaming_frontend_is_a_prefix_of_offline_lfr(n_samples):
+    """For any length, the streamed features equal offline LFR except that the short-final-chunk rule may
+    drop the last window (never more than one)."""
+    import torch
+
+    from stepaudio_engine.tokenizer.fbank import FbankOptions, kaldi_fbank
+    from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
+
+    x = torch.from_numpy(_speechlike(3840 * 6 / 16000 + 0.6, 16000, seed=1)[:n_samples] + np.float32(0.01))
+    frontend = StreamingFrontend(FbankOptions(), np.zeros(560, np.float32), np.ones(560, np.float32))
+    n_chunks = n_samples // 3840 + 1
+    pieces = []
+    for i in range(n_chunks):
+        piece = x[i * 3840:(i + 1) * 3840]
+        if i == n_chunks - 1 and piece.numel() == 0:
+            break
+        pieces.append(frontend.feed(piece, i == n_chunks - 1))
+    streamed = torch.cat(pieces).numpy()
+    offline = _offline_lfr(kaldi_fbank(x).numpy())
+    assert offline.shape[0] - 1 <= streamed.shape[0] <= offline.shape[0]
+    np.testing.assert_allclose(streamed, offline[:streamed.shape[0]], atol=1e-4)
 
 
 def test_streaming_frontend_drops_a_short_final_window():
