@@ -27,7 +27,8 @@ def test_unvoiced_source_is_replayable_noise() -> None:
         out = src(torch.zeros(1, n, 1), torch.Generator().manual_seed(5))
     replay = torch.Generator().manual_seed(5)
     torch.rand(1, 9, generator=replay)                      # initial phases
-    noise = torch.randn(1, n, 9, generator=replay) * (0.1 / 3)  # unvoiced amplitude sine_amp / 3
+    # upstream's randn_like fills a (1, 9, N)-laid-out tensor element-wise; a plain randn(1, N, 9) differs
+    noise = torch.empty(1, 9, n).transpose(1, 2).normal_(generator=replay) * (0.1 / 3)  # sine_amp / 3
     expected = torch.tanh(noise.sum(-1, keepdim=True) * 0.5)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
 

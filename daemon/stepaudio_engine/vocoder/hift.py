@@ -74,8 +74,9 @@ class HarmonicSource(nn.Module):
     """Neural source filter: sines at f0·(1…H+1) with voiced/unvoiced noise, merged by Linear(H+1→1) + tanh.
 
     The phase is integrated at the mel-frame rate (linear down/upsampling by `upsample`) like upstream's
-    SineGen2, so the cumulative sum is short. Draw order per call: rand (1, H+1), randn (1, N, H+1),
-    then randn (1, N, 1) which upstream draws and discards (kept so replayed draws line up).
+    SineGen2, so the cumulative sum is short. Draw order per call: rand (1, H+1), normal (1, N, H+1) laid out
+    as (1, H+1, N) transposed, then randn (1, N, 1) which upstream draws and discards (kept so the generator
+    state after a call matches).
     """
 
     def __init__(self, cfg: HiftConfig, upsample: int) -> None:
@@ -102,7 +103,11 @@ class HarmonicSource(nn.Module):
         sines = torch.sin(phase.transpose(1, 2)) * self.amp
         uv = (f0 > self.threshold).to(f0.dtype)
         noise_amp = uv * self.noise_std + (1 - uv) * self.amp / 3
-        noise = noise_amp * torch.randn(sines.shape, generator=gen, dtype=torch.float32).to(f0)
+        # upstream draws randn_like on a time-transposed (non-contiguous) tensor; torch fills such tensors
+        # element by element instead of with its vectorised contiguous path, so the values differ from a plain
+        # randn of the same shape. Drawing into the same layout keeps replayed seeds bit-identical.
+        b, n, h = sines.shape
+        noise = noise_amp * torch.empty(b, h, n).transpose(1, 2).normal_(generator=gen).to(f0)
         sines = sines * uv + noise
         torch.randn(uv.shape, generator=gen)  # upstream's discarded noise branch; keeps the draw order
         return torch.tanh(self.l_linear(sines))
