@@ -127,3 +127,15 @@ def test_pickled_objects_are_refused(tiny: Path, tmp_path: Path) -> None:
     with pytest.raises(EngineError) as err:  # weights_only=True refuses to build arbitrary objects
         load_module(_flow_factory(tiny), path)
     assert err.value.reason == Reason.MODEL_CORRUPT
+
+
+def test_legacy_weight_norm_keys_are_accepted(tiny: Path, tmp_path: Path) -> None:
+    cfg = load_config(tiny)
+    state = torch.load(tiny / "hift.pt", weights_only=True)
+    legacy = {k.replace(".parametrizations.weight.original0", ".weight_g")
+               .replace(".parametrizations.weight.original1", ".weight_v"): v for k, v in state.items()}
+    assert any(k.endswith(".weight_g") for k in legacy)
+    torch.save(legacy, tmp_path / "hift.pt")
+    model = load_module(lambda: HiFTGenerator(cfg.hift), tmp_path / "hift.pt")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k

@@ -97,11 +97,32 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+_LEGACY_WN = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".parametrizations.weight.original1"}
+
+
+def rename_legacy_weight_norm(state: dict[str, torch.Tensor], expected: Shapes) -> dict[str, torch.Tensor]:
+    """Map old-style weight-norm keys (`X.weight_g` / `X.weight_v`) to the parametrization names we expect.
+
+    The released hift.pt uses the parametrization names (engine-spec §7.9); torch's own weight_norm load hook
+    accepts both styles, so we do too. Keys are renamed only when the target name is expected.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for old, new in _LEGACY_WN.items():
+            if key.endswith(old) and key[: -len(old)] + new in expected:
+                key = key[: -len(old)] + new
+                break
+        out[key] = value
+    return out
+
+
 def load_module(factory: Callable[[], M], path: Path) -> M:
     """Build the module on the meta device, check the checkpoint strictly by name and shape, assign it."""
     state = read_checkpoint(path)
     module = build_meta(factory)
-    problems = compare_state(_shapes_of(module), state)
+    expected = _shapes_of(module)
+    state = rename_legacy_weight_norm(state, expected)
+    problems = compare_state(expected, state)
     if problems:
         raise EngineError(
             Reason.MODEL_CORRUPT,
