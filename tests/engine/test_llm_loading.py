@@ -15,7 +15,9 @@ from stepaudio_engine.llm.config import read_config
 from stepaudio_engine.llm.contract import expected_tensors
 from stepaudio_engine.tiny.llm import TINY_CONFIG, write_tiny_llm
 
-REFERENCE = Path("/work/shared/reference/step-audio-editx")
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "step-audio-editx"
+if not REFERENCE.is_dir():
+    REFERENCE = Path("/work/shared/reference/step-audio-editx")
 PROMPT = torch.tensor([[1, 4, 466, 78, 65537, 66570, 78, 65538, 3, 4, 467, 78]])
 
 
@@ -168,6 +170,14 @@ def test_awq_variant_on_cpu(tiny: dict[str, Path], base_logits: torch.Tensor) ->
     with torch.inference_mode():
         logits = llm.model(PROMPT).float()
     assert torch.nn.functional.cosine_similarity(logits.flatten(), base_logits.flatten(), dim=0) > 0.99
+    _generates(llm)
+
+
+def _generates(llm) -> None:
+    from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
+
+    result = generate_detailed(llm, PROMPT[0].tolist(), GenerationOptions(seed=0, max_length=PROMPT.shape[1] + 4))
+    assert 1 <= len(result.new_ids) <= 4
 
 
 def test_awq_folder_without_quantization_config_is_rejected(tiny: dict[str, Path]) -> None:
@@ -186,6 +196,7 @@ def test_bnb_variant_on_cpu(tiny: dict[str, Path], base_logits: torch.Tensor, so
     with torch.inference_mode():
         logits = llm.model(PROMPT).float()
     assert torch.nn.functional.cosine_similarity(logits.flatten(), base_logits.flatten(), dim=0) > 0.99
+    _generates(llm)
     assert llm.memory_bytes() < load_llm(tiny["base"], "base", "cpu", "fp32").memory_bytes()
 
 
