@@ -227,3 +227,21 @@ def test_variants_on_cuda(tiny: dict[str, Path], base_logits: torch.Tensor, vari
     with torch.inference_mode():
         again = llm.model(PROMPT.cuda()).float().cpu()
     torch.testing.assert_close(again, logits, atol=1e-2, rtol=1e-2)
+
+
+def test_awq_tolerates_a_zero_point_only_when_it_is_zero(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    pytest.importorskip("compressed_tensors", reason="the awq variant needs compressed-tensors")
+    name = "model.layers.1.mlp.up_proj.weight_zero_point"
+    for value, ok in ((0, True), (1, False)):
+        folder = _copy(tiny["awq"], tmp_path / f"a{value}")
+        _rewrite_shard(folder, lambda t: t.__setitem__(name, torch.full((32, 1), value, dtype=torch.int32)))
+        index_path = folder / "model.safetensors.index.json"
+        index = json.loads(index_path.read_text())
+        index["weight_map"][name] = "model-00002-of-00002.safetensors"
+        index_path.write_text(json.dumps(index))
+        if ok:
+            load_llm(folder, "awq", "cpu", "fp32")
+        else:
+            with pytest.raises(EngineError) as err:
+                load_llm(folder, "awq", "cpu", "fp32")
+            assert name in err.value.message

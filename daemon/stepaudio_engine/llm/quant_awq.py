@@ -54,10 +54,12 @@ def weight_scheme(raw: dict[str, Any], where: str) -> Any:
     except Exception as exc:
         raise EngineError(Reason.MODEL_CORRUPT, f"{where}/config.json quantization_config is invalid: {exc}",
                           "download the folder again") from exc
-    if config.format != "pack-quantized":
-        raise EngineError(Reason.UNSUPPORTED, f"{where}: compressed-tensors format {config.format!r} is not supported",
-                          "only pack-quantized int4 weights (the released AWQ checkpoint) load")
     groups = list(config.config_groups.values())
+    # newer compressed-tensors may name the format per group (top level "mixed-precision")
+    formats = {getattr(g, "format", None) or config.format for g in groups}
+    if formats != {"pack-quantized"}:
+        raise EngineError(Reason.UNSUPPORTED, f"{where}: compressed-tensors format {sorted(map(str, formats))} "
+                          "is not supported", "only pack-quantized int4 weights (the released AWQ checkpoint) load")
     schemes = {g.weights.model_dump_json() if g.weights else "" for g in groups}
     if len(schemes) != 1 or groups[0].weights is None:
         raise EngineError(Reason.UNSUPPORTED, f"{where}: mixed or missing weight schemes in config_groups", "")
@@ -127,11 +129,20 @@ def load_awq(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device:
     dense_expected = expected_tensors(config)
     quantized = [lin for lin in linears if f"{lin}.weight_packed" in ckpt.shapes]
     expected = dict(dense_expected)
+    ignored: list[str] = []
     for lin in quantized:
         del expected[f"{lin}.weight"]
         for leaf, shape in packed_shapes(*linears[lin], scheme).items():
             expected[f"{lin}.{leaf}"] = shape
+        zero_point = f"{lin}.weight_zero_point"
+        if scheme.weights.symmetric and zero_point in ckpt.shapes:
+            ignored.append(zero_point)   # some writers keep a (zero) zero point for symmetric schemes
+            expected[zero_point] = ckpt.shapes[zero_point]
     require(compare(expected, ckpt.shapes), str(ckpt.folder))
+    for name in ignored:
+        if ckpt.tensor(name).abs().max() != 0:
+            raise EngineError(Reason.MODEL_CORRUPT, f"{name} is non-zero although the scheme is symmetric",
+                              "download the AWQ folder again")
     model = meta_model(config)
     fill_dense(model, ckpt, [n for n in dense_expected if n in expected], device, dtype)
     for lin in quantized:
