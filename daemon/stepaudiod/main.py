@@ -20,7 +20,7 @@ from typing import IO, Optional
 
 from stepaudio_protos import __version__
 from stepaudio_protos.paths import Paths, check_socket_path, ensure_private_dir
-from stepaudiod.settings import Settings, SettingsError, load_settings
+from stepaudio_protos.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("stepaudiod")
 

@@ -23,7 +23,7 @@ from stepaudiod import outputs
 from stepaudiod.errors import DaemonError
 from stepaudiod.jobs import Job
 from stepaudiod.scheduler import Scheduler, Slot
-from stepaudiod.settings import VARIANTS, LoadedSettings, setting_fields
+from stepaudio_protos.settings import VARIANTS, LoadedSettings, setting_fields
 
 log = logging.getLogger(__name__)
 

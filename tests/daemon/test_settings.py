@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from stepaudio_protos.paths import resolve_paths
-from stepaudiod.settings import SettingsError, load_settings
+from stepaudio_protos.settings import SettingsError, load_settings
 
 
 def test_precedence_flag_env_config_default(tmp_path):

@@ -1,4 +1,5 @@
 """Every daemon setting, declared once: name, type, default, environment variable, description.
+Shared by the daemon (which uses them) and the CLI (`stepaudio config`), so both resolve them alike.
 
 Precedence (DESIGN.md §7): command-line flag → STEPAUDIO_* environment → config.toml → default.
 The result records where each value came from, and `stepaudio status` shows it.
