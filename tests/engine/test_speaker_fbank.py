@@ -76,8 +76,8 @@ def test_fbank_matches_kaldi_native_fbank() -> None:
     ref = np.stack([fb.get_frame(i) for i in range(fb.num_frames_ready)])
     ours = kaldi_fbank(x)
     assert ours.shape == ref.shape == (98, 80)
-    # kaldi-native-fbank computes in float32; compare in the log domain
-    np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=0)
+    # kaldi-native-fbank computes in float32 (measured max 1.1e-4, mean 5e-6 in the log domain)
+    np.testing.assert_allclose(ours, ref, atol=5e-4, rtol=0)
 
 
 def test_fbank_short_input_gives_no_frames() -> None:
