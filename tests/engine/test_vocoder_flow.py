@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepaudio_engine.vocoder.cfm import FlowMatchingDecoder
 from stepaudio_engine.vocoder.config import CFMConfig, DiTConfig
@@ -77,3 +79,17 @@ def test_cosine_schedule_and_fixed_noise() -> None:
         80, torch.device("cpu"), torch.float32)
     assert a.shape == (1, 80, 50)
     torch.testing.assert_close(a, b[:, :, :50])  # a prefix of one fixed buffer, independent of global RNG
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5119), max_size=40))
+def test_reshape_properties(tokens: list[int]) -> None:
+    out = reshape_tokens(tokens)
+    groups = -(-len(tokens) // 5)
+    assert out.shape == (3 * groups, 2)
+    if groups:
+        assert (out[2::3, 0] == 1024).all()            # every third step carries the vq02 pad
+        assert out[:, 1].min() >= 1 and out.max() <= 5120  # vq06 column shifted by one into the table
+        full = (len(tokens) // 5) * 5
+        assert out[: 3 * (full // 5), 0].tolist() == [
+            v for g in range(full // 5) for v in (tokens[5 * g], tokens[5 * g + 1], 1024)]
