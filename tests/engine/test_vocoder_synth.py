@@ -132,3 +132,12 @@ def test_tiny_writer_is_deterministic_and_small(folder: Path, tmp_path: Path) ->
     assert (folder / "cosyvoice.yaml").read_text() == (other / "cosyvoice.yaml").read_text()
     total = sum(p.stat().st_size for p in folder.iterdir())
     assert total < 30 * 2 ** 20
+
+
+def test_bad_features_are_rejected(vocoder: Vocoder, features: PromptFeatures) -> None:
+    bad = [PromptFeatures(features.speech_feat, features.embedding[:100]),
+           PromptFeatures(features.speech_feat[:, :40], features.embedding)]
+    for feats in bad:
+        with pytest.raises(EngineError) as err:
+            vocoder.synthesize(_tokens(1, 0), _tokens(1, 1), feats)
+        assert err.value.reason == Reason.BAD_INPUT

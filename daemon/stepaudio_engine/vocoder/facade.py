@@ -213,5 +213,8 @@ class Vocoder:
         if features.speech_feat.ndim != 2 or features.speech_feat.shape[1] != self.config.flow.output_size:
             raise EngineError(Reason.BAD_INPUT, f"prompt features have shape {features.speech_feat.shape}, "
                               f"expected (T, {self.config.flow.output_size})", "recompute the prompt features")
+        if features.embedding.size != self.config.flow.spk_embed_dim:
+            raise EngineError(Reason.BAD_INPUT, f"speaker embedding has {features.embedding.size} values, "
+                              f"expected {self.config.flow.spk_embed_dim}", "recompute the prompt features")
         if trace.prompt_tokens.shape[0] and features.speech_feat.shape[0] == 0:
             raise EngineError(Reason.BAD_INPUT, "prompt mel is empty", "recompute the prompt features")
