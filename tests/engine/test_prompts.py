@@ -201,6 +201,7 @@ def test_audio_string_and_id_forms_give_the_same_prompt(builder: PromptBuilder) 
     ("x  y   z    w", [1, 2812, 324, 641, 324, 324, 657, 426, 560]),
     ("a<|EOT|>b", [1, 348, 3, 500]),                            # control pieces written in text match
     ("<audio_5> x", [1, 65541, 2812]),
+    ("\U0001F47C" + " " * 17 + "\uc548\ub155", [1, 324, 65535, 324, 390, 25211, 64420]),   # tie in a space run
     ("", [1]),
 ])
 def test_text_tokenizer_matches_transformers_fast(text: str, ids: list[int]) -> None:
