@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from stepaudio_cli import jobs, manage, selftest
+from stepaudio_cli import jobs, list_edits, manage, selftest
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_protos import __version__
@@ -47,6 +47,7 @@ app.command()(manage.status)
 app.command()(manage.load)
 app.command()(manage.unload)
 app.command()(selftest.selftest)
+app.command("list-edits")(list_edits.list_edits)
 app.add_typer(manage.daemon_app, name="daemon")
 
 

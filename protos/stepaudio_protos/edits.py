@@ -56,3 +56,54 @@ def check_option(edit_type: str, option: str) -> str | None:
     hint = suggest(option, choices)
     return f"unknown {edit_type} '{option}'" + (f"; {hint}" if hint else "") + \
         f" (see `stepaudio list-edits`)"
+
+
+# One line per option for `stepaudio list-edits` and shell completion help. The option names are upstream's
+# (engine-spec §8.1); the wording is ours. Upstream's UI labels are Chinese, so some English names are loose
+# (e.g. "sister", "program"): the descriptions say what the label means.
+OPTION_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "emotion": {
+        "happy": "cheerful, joyful", "angry": "angry, irritated", "sad": "sad, downcast",
+        "humour": "playful, joking", "confusion": "puzzled, unsure", "disgusted": "repelled, disgusted",
+        "empathy": "sympathetic, understanding", "embarrass": "embarrassed, awkward", "fear": "afraid, anxious",
+        "surprised": "surprised, astonished", "excited": "excited, thrilled", "depressed": "low, dejected",
+        "coldness": "cold, distant", "admiration": "admiring, impressed",
+        "remove": "remove the emotion (neutral delivery)",
+    },
+    "style": {
+        "serious": "serious, earnest", "arrogant": "arrogant, haughty", "child": "a child's voice",
+        "older": "an elderly voice", "girl": "a young girl's voice", "pure": "clear, innocent",
+        "sister": "mature 'big sister' voice", "sweet": "sweet, cute", "ethereal": "airy, dreamy",
+        "whisper": "whispered (often needs 2+ iterations)", "gentle": "soft, gentle", "recite": "reciting, declaiming",
+        "generous": "open, magnanimous", "act_coy": "coquettish, acting cute", "warm": "warm, kind",
+        "shy": "shy, timid", "comfort": "comforting, soothing", "authority": "authoritative, commanding",
+        "chat": "casual conversation", "radio": "radio host", "soulful": "heartfelt, emotional",
+        "story": "storytelling", "vivid": "lively, animated", "program": "programme presenter",
+        "news": "news anchor", "advertising": "advertisement voice-over", "roar": "roaring",
+        "murmur": "murmuring, muttering", "shout": "shouting", "deeply": "deep, affectionate",
+        "loudly": "loud", "remove": "remove the style (plain delivery)", "exaggerated": "exaggerated, theatrical",
+    },
+    "speed": {
+        "faster": "speak faster", "slower": "speak slower",
+        "more faster": "speak much faster", "more slower": "speak much slower",
+    },
+}
+
+TAG_DESCRIPTIONS: dict[str, str] = {
+    "[Breathing]": "an audible breath", "[Laughter]": "laughter", "[Surprise-oh]": "a surprised 'oh'",
+    "[Confirmation-en]": "an agreeing 'mm-hm' (Chinese 嗯, en)", "[Uhm]": "a hesitant 'uhm'",
+    "[Surprise-ah]": "a surprised 'ah'", "[Surprise-wa]": "an amazed 'wow' (Chinese 哇, wa)", "[Sigh]": "a sigh",
+    "[Question-ei]": "a questioning 'eh?' (Chinese 诶, ei)",
+    "[Dissatisfaction-hnn]": "a displeased 'hmph' (Chinese 哼, hng)",
+}
+
+
+def catalog() -> dict[str, object]:
+    """Every edit type with its options and descriptions, in a JSON-friendly shape (list-edits --json)."""
+    types = []
+    for name, options in EDIT_TYPES.items():
+        described = OPTION_DESCRIPTIONS.get(name, {})
+        types.append({"type": name, "description": DESCRIPTIONS[name],
+                      "options": [{"name": o, "description": described.get(o, "")} for o in options]})
+    tags = [{"tag": t, "description": TAG_DESCRIPTIONS.get(t, "")} for t in PARALINGUISTIC_TAGS]
+    return {"edit_types": types, "paralinguistic_tags": tags}
