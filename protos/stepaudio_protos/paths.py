@@ -22,12 +22,16 @@ MAX_SOCKET_PATH = 103
 class Paths:
     """The folders of one stepaudio installation (a plain class: dataclasses costs ~6 ms to import)."""
 
-    __slots__ = ("config_dir", "cache_dir", "state_dir", "runtime_dir", "models_dir")
+    __slots__ = ("config_dir", "cache_dir", "state_dir", "runtime_dir", "models_dir", "data_dir")
 
     def __init__(self, config_dir: Path, cache_dir: Path, state_dir: Path, runtime_dir: Path,
-                 models_dir: Path) -> None:
+                 models_dir: Path, data_dir: Path) -> None:
         self.config_dir, self.cache_dir, self.state_dir = config_dir, cache_dir, state_dir
-        self.runtime_dir, self.models_dir = runtime_dir, models_dir
+        self.runtime_dir, self.models_dir, self.data_dir = runtime_dir, models_dir, data_dir
+
+    @property
+    def voices_dir(self) -> Path:
+        return self.data_dir / "voices"
 
     def __repr__(self) -> str:
         return f"Paths(home={self.config_dir.parent})"
@@ -91,7 +95,7 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
     home = env.get("STEPAUDIO_HOME", "")
     if home:
         root = Path(home).expanduser().absolute()
-        paths = Paths(root / "config", root / "cache", root / "state", root / "run", root / "models")
+        paths = Paths(root / "config", root / "cache", root / "state", root / "run", root / "models", root / "data")
     else:
         paths = Paths(
             config_dir=_xdg("XDG_CONFIG_HOME", ".config") / APP,
@@ -99,6 +103,7 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
             state_dir=_xdg("XDG_STATE_HOME", ".local/state") / APP,
             runtime_dir=_runtime_base(),
             models_dir=_xdg("XDG_DATA_HOME", ".local/share") / APP / "models",
+            data_dir=_xdg("XDG_DATA_HOME", ".local/share") / APP,
         )
     return paths
 

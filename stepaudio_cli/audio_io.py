@@ -1,0 +1,68 @@
+"""`-` for audio: stdin is saved to a private temp file the daemon can read; an output of `-` is
+written by the daemon to a private temp file and then copied to stdout (WAV, for pipes).
+
+The temp folder lives in the 0700 runtime dir, so other users can't read or swap the files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from stepaudio_cli.errors import CliError
+from stepaudio_protos.errors import Exit
+from stepaudio_protos.paths import Paths, ensure_private_dir
+
+MAX_STDIN_BYTES = 512 * 1024 * 1024  # far beyond any input the engine accepts (30 s)
+
+
+@contextmanager
+def scratch(paths: Paths) -> Iterator[Path]:
+    ensure_private_dir(paths.runtime_dir)
+    folder = Path(tempfile.mkdtemp(prefix="io-", dir=paths.runtime_dir))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def stdin_audio(folder: Path) -> str:
+    if sys.stdin.isatty():
+        raise CliError("audio '-' means standard input, but stdin is a terminal", "pipe a WAV file in: cat in.wav | …",
+                       Exit.USAGE)
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise CliError("the audio on stdin is too large", "give a file of at most 30 s")
+    path = folder / "stdin.wav"
+    path.write_bytes(data)
+    return str(path)
+
+
+def stdin_text(what: str) -> str:
+    if sys.stdin.isatty():
+        raise CliError(f"the {what} '-' means standard input, but stdin is a terminal", "pipe the text in",
+                       Exit.USAGE)
+    return sys.stdin.read()
+
+
+def read_text_file(path: str, what: str) -> str:
+    if path == "-":
+        return stdin_text(what)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the {what} from {path}: {exc}", "give a UTF-8 text file") from None
+
+
+def copy_to_stdout(path: str) -> None:
+    with open(path, "rb") as src:
+        shutil.copyfileobj(src, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def stdout_is_terminal() -> bool:
+    return os.isatty(sys.stdout.fileno())

@@ -1,0 +1,84 @@
+"""Build and check JobRequests from what the user typed (clone/edit commands) or wrote (batch lines).
+
+Every check here is cheap and runs before anything is sent to the daemon; a problem is a CliError
+with a hint. The daemon and the engine check again for real (files can change, audio can be bad).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from stepaudio_cli.errors import CliError
+from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
+from stepaudio_protos import edits
+from stepaudio_protos.errors import Exit
+
+VARIANTS = ("base", "bnb", "awq")
+EDIT_FLAGS = ("emotion", "style", "speed", "paralinguistic", "denoise", "vad")
+TRANSCRIPT_NEEDED = ("emotion", "style", "speed", "paralinguistic")
+
+
+def check_variant(variant: Optional[str]) -> str:
+    if variant is not None and variant not in VARIANTS:
+        hint = edits.suggest(variant, list(VARIANTS))
+        raise CliError(f"unknown variant '{variant}'" + (f"; {hint}" if hint else ""),
+                       "variants: base, bnb, awq", Exit.USAGE)
+    return variant or ""
+
+
+def edit_choice(values: dict[str, object]) -> tuple[str, str]:
+    """(edit type, option) from the edit flags; exactly one must be set. Flags are strings, except
+    denoise/vad which are booleans."""
+    chosen = [(k, v) for k, v in values.items() if k in EDIT_FLAGS and v not in (None, False, "")]
+    if len(chosen) != 1:
+        raise CliError("choose exactly one edit: --emotion, --style, --speed, --paralinguistic, --denoise or --vad",
+                       "run `stepaudio edit --help`; for several edits, run edit several times", Exit.USAGE)
+    edit_type, value = chosen[0]
+    option = "" if isinstance(value, bool) else str(value)
+    if edit_type in ("emotion", "style", "speed"):
+        problem = edits.check_option(edit_type, option)
+        if problem:
+            raise CliError(problem, f"{edit_type} options: {', '.join(edits.EDIT_TYPES[edit_type])}", Exit.USAGE)
+    return edit_type, option
+
+
+def clone_request(ref: str, text: str, ref_text: Optional[str], output: str, force: bool = False,
+                  variant: Optional[str] = None, keep_alive: Optional[float] = None, seed: Optional[int] = None):
+    from stepaudio_protos.v1 import stepaudio_pb2 as pb
+
+    if ref_text is None:
+        raise CliError("the reference text is required: the transcript of the reference recording",
+                       'pass --ref-text "what the reference says", or use a saved voice (--voice)', Exit.USAGE)
+    job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=check_text(ref_text, "reference text"),
+                      text=check_text(text, "text to speak"))
+    request = pb.JobRequest(clone=job, output=check_output_path(output, force), force=force,
+                            variant=check_variant(variant))
+    return _common(request, keep_alive, seed)
+
+
+def edit_request(source: str, output: str, edit_type: str, option: str, transcript: Optional[str],
+                 iterations: int = 1, force: bool = False, variant: Optional[str] = None,
+                 keep_alive: Optional[float] = None, seed: Optional[int] = None):
+    from stepaudio_protos.v1 import stepaudio_pb2 as pb
+
+    transcript = transcript or ""
+    if edit_type in TRANSCRIPT_NEEDED and not transcript.strip():
+        raise CliError(f"the transcript is required for a {edit_type} edit", '--text "what the recording says"',
+                       Exit.USAGE)
+    if not 1 <= iterations <= 10:
+        raise CliError(f"iterations must be 1 to 10, not {iterations}", "", Exit.USAGE)
+    target = ""
+    if edit_type == "paralinguistic":
+        target, option = check_text(option, "paralinguistic text"), ""
+    job = pb.EditJob(input_audio=check_input_audio(source), audio_text=transcript, edit_type=edit_type,
+                     edit_info=option, text=target, iterations=iterations)
+    request = pb.JobRequest(edit=job, output=check_output_path(output, force), force=force,
+                            variant=check_variant(variant))
+    return _common(request, keep_alive, seed)
+
+
+def _common(request, keep_alive: Optional[float], seed: Optional[int]):
+    if keep_alive is not None:
+        request.keep_alive_s = keep_alive
+    if seed is not None:
+        request.seed = seed
+    return request
