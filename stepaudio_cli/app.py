@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from stepaudio_cli import jobs, list_edits, manage, selftest, voices
+from stepaudio_cli import models_cmd
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_protos import __version__
@@ -50,6 +51,7 @@ app.command()(selftest.selftest)
 app.command("list-edits")(list_edits.list_edits)
 app.add_typer(manage.daemon_app, name="daemon")
 app.add_typer(voices.voices_app, name="voices")
+app.add_typer(models_cmd.models_app, name="models")
 
 
 _USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage",
