@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from stepaudio_cli import jobs, list_edits, manage, selftest, voices
-from stepaudio_cli import models_cmd
+from stepaudio_cli import batch, jobs, list_edits, manage, selftest, voices
+from stepaudio_cli import config_cmd, models_cmd
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_protos import __version__
@@ -44,6 +44,7 @@ def main_options(
 
 app.command()(jobs.clone)
 app.command()(jobs.edit)
+app.command()(batch.batch)
 app.command()(manage.status)
 app.command()(manage.load)
 app.command()(manage.unload)
@@ -52,6 +53,7 @@ app.command("list-edits")(list_edits.list_edits)
 app.add_typer(manage.daemon_app, name="daemon")
 app.add_typer(voices.voices_app, name="voices")
 app.add_typer(models_cmd.models_app, name="models")
+app.add_typer(config_cmd.config_app, name="config")
 
 
 _USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage",
