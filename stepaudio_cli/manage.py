@@ -8,6 +8,7 @@ import typer
 from stepaudio_cli import daemon_proc
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.render import ProgressView, err, print_json, status_text
+from stepaudio_cli.service import install_service
 from stepaudio_protos.errors import Exit
 
 daemon_app = typer.Typer(help="Start, stop and inspect the stepaudiod daemon.", no_args_is_help=True)
@@ -146,3 +147,6 @@ def daemon_logs(
     if not log_file.exists():
         raise CliError(f"no daemon log yet at {log_file}", "the daemon writes it when it starts")
     print("\n".join(log_file.read_text(errors="replace").splitlines()[-lines:]))
+
+
+daemon_app.command("install-service")(install_service)
