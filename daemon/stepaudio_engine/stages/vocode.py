@@ -6,6 +6,7 @@ then 3 vq06 (raw + 1024).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,18 @@ files written to --out (G = generated groups of 5 tokens, Gp = prompt groups):
   hift_source.npy          float32 (2880G,)      HiFT harmonic source signal
   wav.npy                  float32 (2880G,)      output waveform, 24 kHz
   output.wav               the same waveform as 16-bit PCM WAV
+  flow_noise.npy           float32 (1, 80, 6Gp+6G) the flow's starting noise x0 as used (fits --flow-noise)
+  hift_noise.npz           HiFT's draws as used (fits --hift-noise), in draw order:
+                             phase       float32 (1, 9)         uniform initial harmonic phases
+                             sine_noise  float32 (1, 2880G, 9)  standard normal noise on the sines
+                             extra_noise float32 (1, 2880G, 1)  upstream's discarded draw (no effect)
+
+noise injection (compare two implementations on the same randomness):
+  --flow-noise FILE.npy    float32 (1, 80, F) or (80, F), F >= 6Gp+6G: replaces the fixed noise buffer;
+                           the flow starts from its first 6Gp+6G columns (upstream: rand_noise[:, :, :T])
+  --hift-noise FILE.npz    keys phase, sine_noise[, extra_noise] (or arr_0, arr_1[, arr_2] in that order),
+               or DIR      or a folder of phase.npy, sine_noise.npy[, extra_noise.npy]; shapes as above,
+                           the batch axis may be left out. Replaces --seed.
 """
 
 
@@ -42,6 +55,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-tokens", required=True, type=Path, help=".npy of the prompt's mixed 0-based tokens")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--seed", type=int, default=0, help="seed of HiFT's source noise (default 0)")
+    p.add_argument("--flow-noise", type=Path, metavar="FILE.npy",
+                   help="inject the flow's starting noise buffer (1, 80, F) instead of the built-in one")
+    p.add_argument("--hift-noise", type=Path, metavar="FILE.npz|DIR",
+                   help="replay HiFT's random draws (phase, sine_noise[, extra_noise]) instead of --seed")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--dtype", default="fp32", help="flow dtype: fp32 | bf16")
     p.set_defaults(func=run)
@@ -65,17 +82,34 @@ def _load_tokens(path: Path) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api import EngineError
+
+    try:
+        return _vocode(args)
+    except EngineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+
+
+def _vocode(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from ..vocoder import Vocoder
+    from ..vocoder.hift_noise import load_hift_noise
 
     model_dir = args.model_dir
     if not (model_dir / "cosyvoice.yaml").is_file() and (model_dir / "CosyVoice-300M-25Hz").is_dir():
         model_dir = model_dir / "CosyVoice-300M-25Hz"
     vocoder = Vocoder(model_dir, device=args.device, dtype=args.dtype)
+    tokens, prompt_tokens = _load_tokens(args.tokens), _load_tokens(args.prompt_tokens)
+    if args.flow_noise is not None:
+        _inject_flow_noise(vocoder, args.flow_noise, tokens, prompt_tokens)
+    hift_noise = load_hift_noise(args.hift_noise) if args.hift_noise is not None else None
     wav, sr = _load_prompt(args.prompt_wav)
     features = vocoder.prompt_features(wav, sr)
-    trace = vocoder.run(_load_tokens(args.tokens), _load_tokens(args.prompt_tokens), features, seed=args.seed)
+    trace = vocoder.run(tokens, prompt_tokens, features, seed=args.seed, hift_noise=hift_noise)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     arrays = {
@@ -90,9 +124,28 @@ def run(args: argparse.Namespace) -> int:
         "f0": trace.f0,
         "hift_source": trace.source,
         "wav": trace.wav,
+        "flow_noise": trace.flow_noise[None],
     }
     for name, value in arrays.items():
         np.save(out / f"{name}.npy", value)
+    trace.hift_noise.save(out / "hift_noise.npz")
     sf.write(str(out / "output.wav"), trace.wav, vocoder.sample_rate, subtype="PCM_16")
-    print(f"wrote {len(arrays) + 1} files to {out} ({trace.wav.size / vocoder.sample_rate:.2f} s of audio)")
+    print(f"wrote {len(arrays) + 2} files to {out} ({trace.wav.size / vocoder.sample_rate:.2f} s of audio)")
     return 0
+
+
+def _inject_flow_noise(vocoder, path: Path, tokens: list[int], prompt_tokens: list[int]) -> None:
+    """Install the buffer after checking it covers this run (the vocoder's own check speaks of seconds)."""
+    from ..api import EngineError, Reason
+    from ..vocoder.flow import reshape_tokens
+
+    try:
+        noise = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EngineError(Reason.BAD_INPUT, f"cannot read flow noise {path}: {exc}", "pass a .npy file") from exc
+    needed = 2 * (reshape_tokens(tokens).shape[0] + reshape_tokens(prompt_tokens).shape[0])
+    if noise.ndim not in (2, 3) or noise.shape[-1] < needed:
+        raise EngineError(Reason.BAD_INPUT, f"flow noise {path} has shape {noise.shape}; this run needs "
+                          f"(1, 80, F) with F ≥ {needed}", "save a longer buffer, e.g. flow_noise.npy of a run "
+                          "with the same tokens")
+    vocoder.set_flow_noise(noise)

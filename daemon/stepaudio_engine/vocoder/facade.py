@@ -20,6 +20,7 @@ from .config import VocoderConfig, load_config
 from .contract import GET_MODEL_HINT, load_module
 from .flow import FlowModel, align_prompt_mel, reshape_tokens
 from .hift import HiFTGenerator
+from .hift_noise import HiftNoise, NoiseDraws
 from .mel import prompt_mel
 from .speaker import SAMPLE_RATE as SPEAKER_SR
 from .speaker import SpeakerEncoder, campplus_input
@@ -74,6 +75,8 @@ class VocodeTrace:
     f0: Optional[np.ndarray] = None            # float32 (2·3G,) predicted f0 in Hz
     source: Optional[np.ndarray] = None        # float32 (2880·G,) harmonic source
     wav: Optional[np.ndarray] = None           # float32 (2880·G,) output at 24 kHz
+    flow_noise: Optional[np.ndarray] = None    # float32 (80, 2·(3Gp+3G)) the flow's starting noise x₀
+    hift_noise: Optional[HiftNoise] = None     # HiFT's draws (recorded, or the ones replayed)
 
 
 def _bf16_round(x: np.ndarray) -> torch.Tensor:
@@ -119,6 +122,19 @@ class Vocoder:
         self.device = dev
         return self
 
+    def set_flow_noise(self, noise: np.ndarray) -> None:
+        """Replace the flow's fixed starting-noise buffer with (80, F) or (1, 80, F) float values (parity runs).
+        F limits prompt + output to F mel frames."""
+        arr = np.asarray(noise, dtype=np.float32)
+        n_mels = self.config.flow.output_size
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape[:2] != (1, n_mels) or arr.shape[2] == 0 or not np.all(np.isfinite(arr)):
+            raise EngineError(Reason.BAD_INPUT, f"flow noise has shape {arr.shape}, expected (1, {n_mels}, F) "
+                              "with finite values", f"save a float32 array of shape (1, {n_mels}, F) or "
+                              f"({n_mels}, F); F ≥ 2 × (prompt + output token groups × 3)")
+        self.flow.decoder.set_noise(torch.from_numpy(np.ascontiguousarray(arr)))
+
     def memory_bytes(self) -> int:
         """Bytes held by the weights (flow, HiFT, CAM++ file size as an estimate) and the noise buffer."""
         total = 0
@@ -158,8 +174,9 @@ class Vocoder:
 
     def run(self, tokens: Sequence[int], prompt_tokens: Sequence[int], features: PromptFeatures,
             cancel: CancelToken | None = None, progress: ProgressFn | None = None,
-            seed: int | None = None) -> VocodeTrace:
-        """Like synthesize, but returns every intermediate (VocodeTrace)."""
+            seed: int | None = None, hift_noise: HiftNoise | None = None) -> VocodeTrace:
+        """Like synthesize, but returns every intermediate (VocodeTrace). `hift_noise` replays recorded HiFT
+        draws instead of drawing from `seed` (parity runs; its shapes must fit this output)."""
         trace = VocodeTrace(tokens=reshape_tokens(tokens), prompt_tokens=reshape_tokens(prompt_tokens))
         self._validate(trace, features)
         if cancel is not None:
@@ -187,8 +204,15 @@ class Vocoder:
         )
         trace.encoder_out = flow_trace.encoder_out[0].float().cpu().numpy()
         trace.mel = mel[0].float().cpu().numpy()
-        gen = torch.Generator(device="cpu").manual_seed(seed if seed is not None else random.getrandbits(63))
-        wav, source, f0 = self.hift.infer(mel.float(), gen)
+        frames = trace.encoder_out.shape[0]
+        trace.flow_noise = self.flow.decoder.noise(frames, torch.device("cpu"), torch.float32)[0].numpy()
+        if hift_noise is None:
+            gen = torch.Generator(device="cpu").manual_seed(seed if seed is not None else random.getrandbits(63))
+            draws = NoiseDraws(gen)
+        else:
+            draws = NoiseDraws(hift_noise)
+        wav, source, f0 = self.hift.infer(mel.float(), draws)
+        trace.hift_noise = draws.recorded
         trace.f0 = f0[0].cpu().numpy()
         trace.source = source.reshape(-1).cpu().numpy()
         trace.wav = wav.reshape(-1).cpu().numpy().astype(np.float32)

@@ -3,11 +3,12 @@
 F0 predictor → harmonic-plus-noise source (9 harmonics) → its STFT is injected at every upsampling stage of a
 HiFi-GAN style decoder whose head predicts a 16-point magnitude/phase spectrum, inverted with iSTFT (hop 4).
 Weight norm uses torch's parametrization, so keys read `X.parametrizations.weight.original0/1` (spec §7.9).
-Randomness (initial harmonic phases, source noise) comes from an explicit torch.Generator.
+Randomness (initial harmonic phases, source noise) comes from an explicit torch.Generator, or is replayed from
+recorded draws (hift_noise.HiftNoise) to compare implementations on the same randomness.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -16,6 +17,13 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from .config import HiftConfig
+from .hift_noise import HiftNoise, NoiseDraws
+
+Randomness = Union[torch.Generator, HiftNoise, NoiseDraws]
+
+
+def _draws(source: Randomness) -> NoiseDraws:
+    return source if isinstance(source, NoiseDraws) else NoiseDraws(source)
 
 
 def _wn_conv(cin: int, cout: int, k: int, dilation: int = 1, padding: Optional[int] = None) -> nn.Module:
@@ -74,9 +82,9 @@ class HarmonicSource(nn.Module):
     """Neural source filter: sines at f0·(1…H+1) with voiced/unvoiced noise, merged by Linear(H+1→1) + tanh.
 
     The phase is integrated at the mel-frame rate (linear down/upsampling by `upsample`) like upstream's
-    SineGen2, so the cumulative sum is short. Draw order per call: rand (1, H+1), normal (1, N, H+1) laid out
-    as (1, H+1, N) transposed, then randn (1, N, 1) which upstream draws and discards (kept so the generator
-    state after a call matches).
+    SineGen2, so the cumulative sum is short. Draw order per call (see hift_noise.py): rand (1, H+1), normal
+    (1, N, H+1) laid out as (1, H+1, N) transposed, then randn (1, N, 1) which upstream draws and discards
+    (kept so the generator state after a call matches).
     """
 
     def __init__(self, cfg: HiftConfig, upsample: int) -> None:
@@ -89,11 +97,14 @@ class HarmonicSource(nn.Module):
         self.upsample = upsample
         self.l_linear = nn.Linear(self.harmonics, 1)
 
-    def forward(self, f0: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def forward(self, f0: torch.Tensor, randomness: Randomness) -> torch.Tensor:
         """f0 (1, N, 1) at the audio rate → source (1, N, 1)."""
+        draws = _draws(randomness)
+        if draws.replaying:
+            draws.source.check(f0.shape[0], f0.shape[1], self.harmonics)
         mult = torch.arange(1, self.harmonics + 1, dtype=f0.dtype, device=f0.device)
         rad = (f0 * mult / self.sr) % 1  # (1, N, H+1) cycles per sample
-        phase0 = torch.rand(f0.shape[0], self.harmonics, generator=gen, dtype=torch.float32).to(f0)
+        phase0 = draws.phase(f0.shape[0], self.harmonics).to(f0)
         phase0[:, 0] = 0
         rad = rad.clone()
         rad[:, 0, :] = rad[:, 0, :] + phase0
@@ -103,13 +114,10 @@ class HarmonicSource(nn.Module):
         sines = torch.sin(phase.transpose(1, 2)) * self.amp
         uv = (f0 > self.threshold).to(f0.dtype)
         noise_amp = uv * self.noise_std + (1 - uv) * self.amp / 3
-        # upstream draws randn_like on a time-transposed (non-contiguous) tensor; torch fills such tensors
-        # element by element instead of with its vectorised contiguous path, so the values differ from a plain
-        # randn of the same shape. Drawing into the same layout keeps replayed seeds bit-identical.
         b, n, h = sines.shape
-        noise = noise_amp * torch.empty(b, h, n).transpose(1, 2).normal_(generator=gen).to(f0)
+        noise = noise_amp * draws.sine_noise(b, n, h).to(f0)
         sines = sines * uv + noise
-        torch.randn(uv.shape, generator=gen)  # upstream's discarded noise branch; keeps the draw order
+        draws.extra_noise(b, n)  # upstream's discarded noise branch; keeps the draw order
         return torch.tanh(self.l_linear(sines))
 
 
@@ -182,14 +190,16 @@ class HiFTGenerator(nn.Module):
         wav = torch.istft(spec, n, self.cfg.istft_hop, n, window=self.window(spec))
         return wav.clamp(-self.cfg.audio_limit, self.cfg.audio_limit)
 
-    def source(self, mel: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def source(self, mel: torch.Tensor, randomness: Randomness) -> tuple[torch.Tensor, torch.Tensor]:
         """f0 (1, T) and the harmonic source (1, 1, N) for a mel (1, 80, T)."""
         f0 = self.f0_predictor(mel)
         f0_up = f0[:, :, None].repeat_interleave(self.cfg.samples_per_frame, dim=1)  # nearest ×480
-        return f0, self.m_source(f0_up, gen).transpose(1, 2)
+        return f0, self.m_source(f0_up, randomness).transpose(1, 2)
 
     @torch.inference_mode()
-    def infer(self, mel: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """mel (1, 80, T) → (waveform (1, 480·T), source (1, 1, 480·T), f0 (1, T))."""
-        f0, src = self.source(mel, gen)
+    def infer(self, mel: torch.Tensor, randomness: Randomness) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """mel (1, 80, T) → (waveform (1, 480·T), source (1, 1, 480·T), f0 (1, T)).
+
+        `randomness`: a torch.Generator, a HiftNoise to replay, or a NoiseDraws (which records the draws)."""
+        f0, src = self.source(mel, randomness)
         return self.decode(mel, src), src, f0
