@@ -130,3 +130,85 @@ def _short(path: str, root: Path) -> str:
         return str(Path(path).relative_to(root))
     except ValueError:
         return path
+
+
+def _pull_parts(part: str, with_tokenizer: bool) -> list[str]:
+    from stepaudio_cli.model_files import BNB_HINT, HF_REPOS, TOKENIZER, all_parts
+
+    if part == "bnb":
+        raise CliError("the bnb variant cannot be downloaded", BNB_HINT)
+    if part not in HF_REPOS:
+        raise CliError(f"unknown model part {part!r}", f"use one of: {', '.join(p for p in all_parts() if p != 'bnb')}",
+                       Exit.USAGE)
+    return [TOKENIZER, part] if with_tokenizer and part != TOKENIZER else [part]
+
+
+def _download(repo: str, folder: Path, revision: str) -> None:
+    """snapshot_download into folder (huggingface_hub's local_dir mode): files already there at this commit
+    are skipped; a connection dropped mid-file is resumed with an HTTP Range request."""
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError:
+        raise CliError("downloading needs the huggingface_hub package", "pip install 'huggingface_hub>=1.0'") \
+            from None
+    # huggingface_hub resumes a dropped connection within the run (Range requests); a failed run discards
+    # its partial file (huggingface_hub 2.x file_download._download_to_tmp_and_move) but keeps finished ones
+    resume = "run the same command again: files already downloaded are kept"
+    try:
+        snapshot_download(repo, revision=revision, local_dir=folder)
+    except (RepositoryNotFoundError, GatedRepoError) as exc:
+        raise CliError(f"{repo} was not found on the hub ({_first_line(exc)})", "check the repository name and your access "
+                       "(`hf auth login` for gated repositories)") from None
+    except RevisionNotFoundError as exc:
+        raise CliError(f"{repo}: {_first_line(exc)}", "pass an existing --revision (default: main)") from None
+    except LocalEntryNotFoundError as exc:
+        raise CliError(f"cannot reach the model hub for {repo}: {_first_line(exc)}",
+                       "check the network (or HF_ENDPOINT / HF_HUB_OFFLINE); " + resume) from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise CliError(f"downloading {repo} failed: {_first_line(exc)}", resume) from None
+    except Exception as exc:  # httpx2 network errors and the like
+        if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
+            raise CliError(f"downloading {repo} failed: {type(exc).__name__}: {_first_line(exc)}", resume) \
+                from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@models_app.command("pull")
+def pull(
+    ctx: typer.Context,
+    part: str = typer.Argument("base", help="base | awq | tokenizer (bnb is made from base, not downloaded)"),
+    models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
+    revision: str = typer.Option("main", "--revision", help="branch, tag or commit of the repository"),
+    no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="do not also fetch Step-Audio-Tokenizer"),
+) -> None:
+    """Download a variant (and the tokenizer it needs) from Hugging Face into the models folder.
+    Files already downloaded are kept when run again. Prints each folder on stdout."""
+    from stepaudio_cli.model_files import HF_REPOS, TOKENIZER, TOKENIZER_FOLDER, VARIANT_FOLDERS, part_status
+
+    root = models_root(ctx, models_dir)
+    parts = _pull_parts(part, not no_tokenizer)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in parts:
+        folder = root / (TOKENIZER_FOLDER if name == TOKENIZER else VARIANT_FOLDERS[name])
+        err(f"pulling {HF_REPOS[name]} ({revision}) into {folder}")
+        try:
+            _download(HF_REPOS[name], folder, revision)
+        except KeyboardInterrupt:
+            raise CliError("interrupted", "run the same command again to resume", Exit.INTERRUPTED) from None
+        status = part_status(root, name)
+        if status.missing:
+            base_vocoder = f"{VARIANT_FOLDERS['base']}/"
+            if name != "base" and all(m.startswith(base_vocoder) for m in status.missing):
+                raise CliError(f"{name} is downloaded but has no vocoder of its own", "it uses the base "
+                               "variant's CosyVoice-300M-25Hz folder: stepaudio models pull base")
+            raise CliError(f"{HF_REPOS[name]} downloaded, but {folder} lacks " + ", ".join(status.missing[:5]),
+                           "the repository does not have the layout stepaudio expects; see README: Models")
+        err(f"{name}: complete, {human_bytes(status.size_bytes)}")
+        print(folder)
+    err("check the files with `stepaudio models verify`")

@@ -148,3 +148,89 @@ def test_verify_unknown_part_and_empty_root(sa, tmp_path):
     assert result.returncode == 2 and "unknown model part" in result.stderr
     result = sa.run("models", "verify", "--models-dir", str(tmp_path))
     assert result.returncode == 1 and "no models installed" in result.stderr
+
+
+# ---- pull, against a fake hub on 127.0.0.1 (tests/hub_server.py) ---------------------------------------------
+
+SHARD = "model-00001-of-00002.safetensors"   # 19 MB in the tiny folder: more than one 10 MiB download chunk
+
+
+@pytest.fixture
+def hub(tiny, sa, tmp_path):
+    from hub_server import FakeHub
+
+    repos = {"stepfun-ai/Step-Audio-EditX": tiny / "Step-Audio-EditX",
+             "stepfun-ai/Step-Audio-Tokenizer": tiny / "Step-Audio-Tokenizer"}
+    with FakeHub(repos) as server:
+        for key in [k for k in sa.env if k.lower().endswith("_proxy")]:
+            del sa.env[key]
+        sa.env.update(HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1",
+                      NO_PROXY="127.0.0.1")
+        sa.env.pop("HF_HUB_OFFLINE", None)
+        sa.env.pop("HF_TOKEN", None)
+        yield server
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    assert _files_under(a) == {f for f in _files_under(b) if not f.startswith(".cache/")}
+    for rel in _files_under(a):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_pull_downloads_the_variant_and_the_tokenizer(sa, tiny, hub, tmp_path):
+    root = tmp_path / "models"
+    result = sa.run("models", "pull", "--models-dir", str(root), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(root / "Step-Audio-Tokenizer"), str(root / "Step-Audio-EditX")]
+    assert "base: complete" in result.stderr
+    _same_tree(tiny / "Step-Audio-EditX", root / "Step-Audio-EditX")
+    _same_tree(tiny / "Step-Audio-Tokenizer", root / "Step-Audio-Tokenizer")
+    resolved = [r for r in hub.requests if "/resolve/" in r.path and r.method == "GET"]
+    assert len(resolved) == len(_files_under(tiny / "Step-Audio-EditX")) + len(_files_under(tiny / "Step-Audio-Tokenizer"))
+
+    hub.requests.clear()
+    again = sa.run("models", "pull", "--models-dir", str(root), timeout=120)   # nothing new to fetch
+    assert again.returncode == 0, again.stderr
+    assert not [r for r in hub.requests if "/resolve/" in r.path and r.method == "GET"]
+    listed = json.loads(sa.run("models", "--json", "--models-dir", str(root)).stdout)
+    assert {p["name"]: p["complete"] for p in listed["parts"]} == \
+        {"tokenizer": True, "base": True, "bnb": False, "awq": False}
+
+
+def test_pull_resumes_dropped_connections_and_keeps_finished_files(sa, tiny, hub, tmp_path):
+    """Run 1: the shard's connection drops after 12 MB and the retry meets a server error, so the pull fails
+    with a hint. Run 2: files finished in run 1 are not fetched again; the shard's connection drops again
+    and huggingface_hub continues from the 10 MiB chunk it has (a Range request); the result is intact.
+    (huggingface_hub 2.x discards a partial file when its run fails, so resuming is within one run.)"""
+    root = tmp_path / "models"
+    llm = root / "Step-Audio-EditX"
+    hub.faults[SHARD] = [12_000_000, 500]
+    failed = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
+    assert failed.returncode == 1, failed.stderr
+    assert "downloading stepfun-ai/Step-Audio-EditX failed" in failed.stderr
+    assert "run the same command again" in failed.stderr
+    assert not (llm / SHARD).exists()
+    finished = {f for f in _files_under(llm) if not f.startswith(".cache/")}
+
+    hub.requests.clear()
+    hub.faults[SHARD] = [12_000_000]
+    result = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
+    assert result.returncode == 0, result.stderr
+    fetched = {r.path.split("/resolve/")[1].split("/", 1)[1] for r in hub.requests
+               if "/resolve/" in r.path and r.method == "GET"}
+    assert SHARD in fetched and not fetched & finished
+    shard_gets = [r for r in hub.requests if r.path.endswith(SHARD) and r.method == "GET"]
+    assert [r.range for r in shard_gets] == [None, f"bytes={10 * 1024 * 1024}-"]
+    _same_tree(tiny / "Step-Audio-EditX", llm)
+    assert not (root / "Step-Audio-Tokenizer").exists()
+
+
+def test_pull_errors_name_the_problem(sa, hub, tmp_path):
+    result = sa.run("models", "pull", "bnb", "--models-dir", str(tmp_path))
+    assert result.returncode == 1 and "cannot be downloaded" in result.stderr
+    result = sa.run("models", "pull", "nope", "--models-dir", str(tmp_path))
+    assert result.returncode == 2 and "unknown model part" in result.stderr
+    # the fake hub has no AWQ repository: the hub's 404 becomes a clear error
+    result = sa.run("models", "pull", "awq", "--no-tokenizer", "--models-dir", str(tmp_path), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "stepfun-ai/Step-Audio-EditX-AWQ-4bit" in result.stderr and "hint:" in result.stderr
