@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -28,6 +29,10 @@ OUTPUT_RATE = 24000
 MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (engine-spec §4.1)
 TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-spec Appendix A)
 MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
+# An input whose peak stays below -60 dBFS (±33 steps of 16-bit PCM) holds no audible voice. Upstream would
+# still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
+# is not what the user asked for: we refuse such input clearly instead.
+SILENCE_PEAK = 1e-3
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Pipeline:
         _require_text(req.ref_text, "reference text")
         watch = Stopwatch()
         wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
+        _require_sound(wav, req.ref_audio, "reference audio")
         prepared = self.prepare(wav, sr, progress, cancel, watch)
         speaker = speaker_id_for(req.ref_text, _raw_samples(req.ref_audio))
         ids = self.prompts.clone_prompt(req.ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
@@ -84,6 +90,8 @@ class Pipeline:
             progress("iteration", i / max(1, req.iterations), {"text": f"pass {i + 1} of {req.iterations}"})
             # every pass re-reads the previous output from disk as upstream does (engine-spec §8.2)
             wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
+            if i == 0:  # the user's input; a later pass reads our own output
+                _require_sound(wav, source, "input audio")
             prepared = self.prepare(wav, sr, progress, cancel, watch)
             ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type, req.edit_info, req.text)
             cap = _edit_budget(len(prepared.entry.tokens.prompt_tokens))
@@ -157,6 +165,19 @@ class Pipeline:
 def _require_text(text: str, what: str) -> None:
     if not text or not text.strip():
         raise EngineError(Reason.BAD_INPUT, f"the {what} is empty", f"give the {what}")
+    # letters (any script) or digits are what gets spoken; text of only punctuation, symbols or spaces
+    # would leave the model nothing to say
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise EngineError(Reason.BAD_INPUT, f"the {what} has no words, only punctuation or symbols "
+                          f"({text.strip()[:40]!r})", f"give the {what} as words")
+
+
+def _require_sound(wav: np.ndarray, path: str, what: str) -> None:
+    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
+    if peak < SILENCE_PEAK:
+        level = "digital silence" if peak == 0.0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+        raise EngineError(Reason.BAD_INPUT, f"the {what} {path} is silent ({level}): there is no voice in it",
+                          "use a recording in which the speaker is clearly audible")
 
 
 def _clone_budget(text: str) -> int:
