@@ -173,8 +173,10 @@ def _paraformer_state_dict(z: ParaformerSizes):
     # CIF predictor (CifPredictorV2, l_order 1 + r_order 1): released key names, used by ASR only
     state["predictor.cif_conv1d.weight"] = 0.1 * torch.randn(z.dim, z.dim, 3)
     state["predictor.cif_conv1d.bias"] = torch.zeros(z.dim)
-    state["predictor.cif_output.weight"] = 0.1 * torch.randn(1, z.dim)
-    state["predictor.cif_output.bias"] = torch.zeros(1)
+    # weights scaled with the width and a bias of -0.85 so that alpha ~ sigmoid(-0.85) ~ 0.3 per 60 ms frame,
+    # i.e. a few tokens per second (measured: ~5/s tiny, ~2/s at width 512; unscaled 512 gives ~1/s)
+    state["predictor.cif_output.weight"] = 0.1 * (TINY_DIM / z.dim) ** 0.5 * torch.randn(1, z.dim)
+    state["predictor.cif_output.bias"] = torch.full((1,), -0.85)
     with torch.random.fork_rng(devices=[]):   # own stream: the encoder and vq06 draws stay as before
         torch.manual_seed(int(torch.initial_seed()) + 1)
         state.update(_decoder_state_dict(z))
