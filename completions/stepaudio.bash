@@ -3,10 +3,11 @@
 
 _stepaudio_subcommands() {  # $1: command path ("" or "daemon") -> its subcommands
     case "$1" in
-        '') echo 'clone edit batch status load unload selftest list-edits daemon voices models' ;;
-        'daemon') echo 'start stop restart status logs' ;;
+        '') echo 'clone edit batch status load unload selftest list-edits doctor daemon voices models config' ;;
+        'daemon') echo 'start stop restart status logs install-service' ;;
         'voices') echo 'add list remove' ;;
-        'models') echo 'list verify' ;;
+        'models') echo 'list verify pull' ;;
+        'config') echo 'show set unset path' ;;
     esac
 }
 
@@ -21,12 +22,14 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'unload') echo '--all --to-cpu -h --help' ;;
         'selftest') echo '--keep -h --help' ;;
         'list-edits') echo '--json -h --help' ;;
+        'doctor') echo '--json --no-torch -h --help' ;;
         'daemon') echo '-h --help' ;;
         'daemon start') echo '-h --help' ;;
         'daemon stop') echo '-h --help' ;;
         'daemon restart') echo '-h --help' ;;
         'daemon status') echo '--json -h --help' ;;
         'daemon logs') echo '--lines -n --path -h --help' ;;
+        'daemon install-service') echo '--print -h --help' ;;
         'voices') echo '-h --help' ;;
         'voices add') echo '--text --force -f -h --help' ;;
         'voices list') echo '--json -h --help' ;;
@@ -34,12 +37,18 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'models') echo '--json --models-dir -h --help' ;;
         'models list') echo '--json --models-dir -h --help' ;;
         'models verify') echo '--json --models-dir -h --help' ;;
+        'models pull') echo '--models-dir --revision --no-tokenizer -h --help' ;;
+        'config') echo '-h --help' ;;
+        'config show') echo '--json -h --help' ;;
+        'config set') echo '-h --help' ;;
+        'config unset') echo '-h --help' ;;
+        'config path') echo '-h --help' ;;
     esac
 }
 
 _stepaudio_takes_value() {  # $1: "path|option" -> success if that option takes a value
     case "$1" in
-        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir') return 0 ;;
+        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
     esac
     return 1
 }
@@ -66,6 +75,7 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'models|--models-dir') printf '%s\n' 'dir' ;;
         'models list|--models-dir') printf '%s\n' 'dir' ;;
         'models verify|--models-dir') printf '%s\n' 'dir' ;;
+        'models pull|--models-dir') printf '%s\n' 'dir' ;;
     esac
 }
 

@@ -223,7 +223,7 @@ def doctor(
     json_out: bool = typer.Option(False, "--json", help="print as JSON"),
     no_torch: bool = typer.Option(False, "--no-torch", help="skip importing torch (faster)"),
 ) -> None:
-    """Check Python, packages, accelerator, memory, model folders, daemon and disk space; each line says
+    """Check the interpreter, packages, accelerator, memory, model folders, daemon and disk space; each line says
     pass, warn or fail with a fix. Exit code 1 if a check fails."""
     if not json_out:
         err("checking … (importing torch in a subprocess may take a few seconds)" if not no_torch else "checking …")
