@@ -6,6 +6,7 @@ between steps, and returns timings and the options in force.
 """
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 import time
@@ -142,11 +143,17 @@ class Pipeline:
         import soundfile as sf
 
         started = time.monotonic()
+        # PCM 16-bit, as upstream writes its outputs (and re-reads them for the next edit pass).
+        # Encoded in memory first: libsndfile reports a full disk only as "System error.", while a plain
+        # write raises OSError with the real cause (ENOSPC, EDQUOT, EFBIG).
+        buffer = io.BytesIO()
+        sf.write(buffer, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, subtype="PCM_16", format="WAV")
         try:
-            # PCM 16-bit, as upstream writes its outputs (and re-reads them for the next edit pass)
-            sf.write(path, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, subtype="PCM_16", format="WAV")
+            with open(path, "wb") as fh:
+                fh.write(buffer.getbuffer())
         except OSError as exc:
-            raise EngineError(Reason.BAD_INPUT, f"cannot write the output: {exc}", "check free disk space") from exc
+            raise EngineError(Reason.BAD_INPUT, f"cannot write the output file: {exc.strerror or exc}",
+                              "free some disk space, or write to another folder with -o") from exc
         watch.add("write", started)
 
     def result(self, output: str, wav: np.ndarray, watch: Stopwatch, seed: Optional[int], stop: str,

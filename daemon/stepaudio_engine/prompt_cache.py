@@ -71,9 +71,9 @@ class PromptCache:
         if self.folder is None:
             return
         path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(entry):x}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(entry):x}.tmp")
             with open(tmp, "wb") as fh:
                 np.savez(fh, vq02=entry.tokens.vq02, vq06=entry.tokens.vq06,
                          speech_feat=entry.features.speech_feat, embedding=entry.features.embedding)
