@@ -17,9 +17,16 @@ _MAGIC = (b"RIFF", b"RIFX", b"RF64", b"riff", b"fLaC", b"OggS", b"FORM", b"caff"
 def check_input_audio(path_text: str) -> str:
     path = Path(path_text).expanduser()
     if not path.exists():
+        if path.is_symlink():
+            raise CliError(f"input file {path_text} is a broken symlink (or a symlink loop)",
+                           "point the link at an existing recording")
         raise CliError(f"input file {path_text} does not exist", "check the path")
     if path.is_dir():
         raise CliError(f"{path_text} is a directory, not an audio file", "give a WAV/FLAC/OGG/MP3 file")
+    if not path.is_file():
+        # a FIFO or device: opening it to sniff the header could block forever (no writer) or eat the data
+        raise CliError(f"{path_text} is not a regular file (a pipe or device)",
+                       "save the audio to a file first, or pass '-' to read it from stdin")
     if not os.access(path, os.R_OK):
         raise CliError(f"cannot read {path_text}: permission denied", "check the file's permissions")
     try:
@@ -45,6 +52,8 @@ def check_output_path(path_text: str, force: bool) -> str:
     path = Path(path_text).expanduser().absolute()
     if path.is_dir():
         raise CliError(f"output {path_text} is a directory", "give a file name, e.g. -o out.wav")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise CliError(f"output folder {path.parent} is not a folder (it is a file)", "choose another output path")
     if not path.parent.is_dir():
         raise CliError(f"output folder {path.parent} does not exist", "create it first (mkdir -p)")
     if not os.access(path.parent, os.W_OK | os.X_OK):

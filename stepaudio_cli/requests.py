@@ -76,7 +76,16 @@ def edit_request(source: str, output: str, edit_type: str, option: str, transcri
     return _common(request, keep_alive, seed)
 
 
+SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # the protocol's int64
+
+
 def _common(request, keep_alive: Optional[float], seed: Optional[int]):
+    if keep_alive is not None and keep_alive != keep_alive:  # NaN: no deadline could ever compare to it
+        raise CliError("--keep-alive must be a number of seconds, not nan", "e.g. --keep-alive 300, or -1 to keep",
+                       Exit.USAGE)
+    if seed is not None and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise CliError(f"--seed {seed} is out of range", "use a seed that fits in 64 bits, e.g. 0 to 2**63-1",
+                       Exit.USAGE)
     if keep_alive is not None:
         request.keep_alive_s = keep_alive
     if seed is not None:

@@ -74,6 +74,9 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
         raise _bad(f"{path}: no such file", "check the path of the audio file")
     if os.path.isdir(path):
         raise _bad(f"{path}: is a directory, not an audio file", "pass the path of one audio file")
+    if not os.path.isfile(path):
+        # a FIFO or device: soundfile would block on a pipe without a writer, or read a device forever
+        raise _bad(f"{path}: is not a regular file (a pipe or device)", "save the audio to a file first")
     if os.path.getsize(path) == 0:
         raise _bad(f"{path}: file is empty", "record or export the audio again")
     info = _read_header(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import secrets
 import time
 import unicodedata
@@ -30,6 +31,7 @@ OUTPUT_RATE = 24000
 MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (engine-spec §4.1)
 TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-spec Appendix A)
 MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
+MAX_ITERATIONS = 10               # the CLI's --iterations range
 # An input whose peak stays below -60 dBFS (±33 steps of 16-bit PCM) holds no audible voice. Upstream would
 # still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
 # is not what the user asked for: we refuse such input clearly instead.
@@ -66,6 +68,8 @@ class Pipeline:
     def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         _require_text(req.text, "text to speak")
         _require_text(req.ref_text, "reference text")
+        self._reject_control_tokens(req.text, "text to speak")
+        self._reject_control_tokens(req.ref_text, "reference text")
         watch = Stopwatch()
         wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
         _require_sound(wav, req.ref_audio, "reference audio")
@@ -80,8 +84,13 @@ class Pipeline:
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
+        if not 1 <= req.iterations <= MAX_ITERATIONS:  # other clients than the CLI may send anything
+            raise EngineError(Reason.BAD_INPUT, f"iterations must be 1 to {MAX_ITERATIONS}, not {req.iterations}",
+                              "run edit again on its output for more passes")
         if req.edit_type not in ("denoise", "vad"):
             _require_text(req.audio_text, "transcript of the input audio")
+        self._reject_control_tokens(req.audio_text, "transcript of the input audio")
+        self._reject_control_tokens(req.text, "paralinguistic text")
         watch = Stopwatch()
         source, text, stop, caches = req.input_audio, req.audio_text, "", []
         # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
@@ -104,6 +113,27 @@ class Pipeline:
         return self.result(req.output, out, watch, seed, stop, ",".join(caches),
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
                             "iterations": req.iterations})
+
+    def _reject_control_tokens(self, text: str, what: str) -> None:
+        """Refuse control characters, and text that spells a control piece such as `<|EOT|>` or `<audio_5>`.
+
+        The LLM tokenizer matches its unknown/control/user-defined pieces literally anywhere in the text
+        (llm/text_tokenizer.py), so typed `<|EOT|>` would end the prompt turn and `<audio_5>` would inject an
+        audio id: the user's words would silently change the prompt's structure. A candidate `<...>` is a
+        control piece iff it encodes, alone and without BOS, to one id whose piece is exactly that string
+        (a normal piece would gain the leading `▁`)."""
+        bad_char = _CONTROL_CHAR.search(text or "")
+        if bad_char:
+            raise EngineError(Reason.BAD_INPUT, f"the {what} contains the control character "
+                              f"U+{ord(bad_char.group(0)):04X}",
+                              "remove control characters from the text (tabs and line breaks are fine)")
+        tokenizer = self.prompts.tokenizer
+        for match in _ANGLE_TOKEN.finditer(text or ""):
+            piece = match.group(0)
+            ids = tokenizer.encode(piece, add_bos=False)
+            if len(ids) == 1 and tokenizer.piece(ids[0]) == piece:
+                raise EngineError(Reason.BAD_INPUT, f"the {what} contains the model control token {piece!r}",
+                                  "remove the <...> token from the text; control tokens cannot be spoken")
 
     # ---- stages -----------------------------------------------------------------------------
     def prepare(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
@@ -167,6 +197,12 @@ class Pipeline:
                             timings=watch.timings,
                             options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
                             notes=notes)
+
+
+# `<...>` runs the tokenizer could map to one control piece (they are all of this shape, engine-spec §6.4)
+_ANGLE_TOKEN = re.compile(r"<[^<>\s]{1,64}>")
+# C0 controls except tab/LF/CR, and DEL: NUL bytes and terminal escapes are never meant to be spoken
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _require_text(text: str, what: str) -> None:

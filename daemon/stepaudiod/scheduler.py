@@ -71,6 +71,8 @@ class Scheduler:
     def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
         if requested is None:
             return None
+        if requested != requested:  # NaN compares false with everything: the slot would never unload
+            raise DaemonError("BAD_INPUT", "keep-alive is not a number (NaN)", "send seconds, or a negative number")
         ceiling = self.settings.keep_alive_max
         if ceiling >= 0 and (requested < 0 or requested > ceiling):
             return ceiling
