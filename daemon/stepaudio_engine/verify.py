@@ -56,8 +56,11 @@ def _check(part: str, path: Path, fn: Callable[[Path], str]) -> FileCheck:
         return FileCheck(part, str(path), False, "missing", fix)
     try:
         return FileCheck(part, str(path), True, fn(path))
-    except EngineError as exc:  # the engine's own hints say "download again" without the command
-        return FileCheck(part, str(path), False, exc.message, fix)
+    except EngineError as exc:
+        # a missing package (UNSUPPORTED) has its own fix; for damaged files the engine's hints say
+        # "download again" without the command, so give the command
+        hint = exc.hint if exc.reason == Reason.UNSUPPORTED and exc.hint else fix
+        return FileCheck(part, str(path), False, exc.message, hint)
     except Exception as exc:  # damaged files fail in format-specific ways
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
         return FileCheck(part, str(path), False, f"unreadable ({type(exc).__name__}): {first}", fix)
@@ -182,7 +185,7 @@ def _awq_expected(config, raw: dict, shapes: dict) -> dict:
 
 def _weights_check(variant: str, folder: Path) -> list[FileCheck]:
     """One check per weight file: the shards must open, then the whole set must match the contract."""
-    from stepaudio_engine.llm.checkpoint import INDEX_FILE, open_checkpoint, shard_map
+    from stepaudio_engine.llm.checkpoint import INDEX_FILE, _open, open_checkpoint, shard_map
     from stepaudio_engine.llm.config import read_config
     from stepaudio_engine.llm.contract import compare, expected_tensors, require
 
@@ -195,8 +198,6 @@ def _weights_check(variant: str, folder: Path) -> list[FileCheck]:
         return [FileCheck(variant, str(where), False, exc.message, fix)]
     shards = sorted(set(files.values()))
     checks = [FileCheck(variant, str(index), True, f"ok: names {len(shards)} shard(s)")] if index.is_file() else []
-    from stepaudio_engine.llm.checkpoint import _open
-
     opened: list[Path] = []
     for shard in shards:
         check = _check(variant, shard, lambda p: f"ok: {len(list(_open(p).keys()))} tensors in the header")
