@@ -31,6 +31,8 @@ SCHEMA: dict[str, dict[int, tuple[str, str, bool]]] = {
         13: ("idle_shutdown_in_s", "double", False)},
 }
 DEFAULTS = {"string": "", "double": 0.0, "int32": 0, "uint32": 0, "uint64": 0, "bool": False}
+# the wire type each kind must arrive with (0 varint, 1 fixed64, 2 length-delimited); messages are 2
+WIRE_TYPES = {"string": 2, "double": 1, "int32": 0, "uint32": 0, "uint64": 0, "bool": 0}
 
 
 class WireError(ValueError):
@@ -79,6 +81,9 @@ def decode(message: str, buf: bytes) -> dict[str, Any]:
         if number not in schema:
             continue  # a newer daemon's field: ignore, as protobuf does
         name, kind, repeated = schema[number]
+        if wire != WIRE_TYPES.get(kind, 2):
+            # e.g. a string field sent as a varint: bytes(2**60) would try to allocate exabytes
+            raise WireError(f"field {name} has wire type {wire}")
         value = _convert(kind, wire, value)
         if repeated:
             out[name].append(value)
