@@ -234,3 +234,32 @@ def test_pull_errors_name_the_problem(sa, hub, tmp_path):
     result = sa.run("models", "pull", "awq", "--no-tokenizer", "--models-dir", str(tmp_path), timeout=60)
     assert result.returncode == 1, result.stderr
     assert "stepfun-ai/Step-Audio-EditX-AWQ-4bit" in result.stderr and "hint:" in result.stderr
+
+
+REFERENCE = Path("/work/shared/reference/step-audio-editx")
+
+
+def test_verify_reads_the_released_config_tokenizer_and_codebook(tmp_path):
+    """The released (not tiny) small files pass their checks; the absent weights fail by name."""
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference files not present at {REFERENCE}")
+    from stepaudio_engine.verify import check_llm, check_tokenizer
+
+    llm = tmp_path / "Step-Audio-EditX"
+    tok = tmp_path / "Step-Audio-Tokenizer"
+    llm.mkdir()
+    tok.mkdir()
+    for name in ("config.json", "tokenizer.model", "tokenizer_config.json"):
+        (llm / name).symlink_to(REFERENCE / name)
+    (tok / "linguistic_tokenizer.npy").symlink_to(REFERENCE / "linguistic_tokenizer.npy")
+
+    checks = {Path(c.file).name: c for c in check_llm(tmp_path, "base")}
+    assert checks["config.json"].ok and "32 layers" in checks["config.json"].message
+    assert checks["tokenizer.model"].ok and "74752 pieces" in checks["tokenizer.model"].message
+    assert checks["tokenizer_config.json"].ok
+    assert not checks["model.safetensors"].ok and "no model.safetensors.index.json" in checks["model.safetensors"].message
+
+    checks = {Path(c.file).name: c for c in check_tokenizer(tmp_path)}
+    # without model.pt the encoder width is unknown: the codebook is checked for rank only
+    assert checks["linguistic_tokenizer.npy"].ok and "(1024, 512)" in checks["linguistic_tokenizer.npy"].message
+    assert checks["model.pt"].message == "missing"
