@@ -92,3 +92,56 @@ def test_fish_script_parses():
     out = subprocess.run(["fish", "--no-config", "-n", str(gen_completions.OUT_DIR / "stepaudio.fish")],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
+
+
+def _interactive_complete(tmp_path: Path, shell: list[str], setup: str, line: str, expected: str) -> str:
+    """Type `line` + TAB into a real interactive shell in tmux (own socket); the screen once `expected` shows
+    (or after 20 s, for the failure message)."""
+    import time
+
+    sock = str(tmp_path / "tmux.sock")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "xterm", "LANG": "C.UTF-8",
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-S", sock, *args], env=env, capture_output=True, text=True, timeout=20,
+                              check=True).stdout
+
+    def wait(predicate) -> str:
+        end = time.monotonic() + 20
+        while not predicate(screen := tmux("capture-pane", "-p")) and time.monotonic() < end:
+            time.sleep(0.05)
+        return screen
+
+    try:
+        tmux("new-session", "-d", "-x", "120", "-y", "20", *shell)
+        tmux("send-keys", setup + "; clear", "Enter")
+        wait(lambda screen: "clear" not in screen)  # set-up done and the screen is empty
+        tmux("send-keys", line, "Tab")
+        return wait(lambda screen: expected in screen)
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True, timeout=20)
+
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@needs_tmux
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+@pytest.mark.parametrize("line,expected", [("stepaudio cl", "stepaudio clone"),
+                                           ("stepaudio edit x.wav --emotion ha", "--emotion happy")])
+def test_zsh_completes_in_a_real_terminal(tmp_path, line, expected):
+    setup = (f"fpath=({gen_completions.OUT_DIR} $fpath); autoload -U compinit; "
+             f"compinit -u -d {tmp_path}/zcompdump; PS1='> '")
+    screen = _interactive_complete(tmp_path, ["zsh", "-f"], setup, line, expected)
+    assert expected in screen, screen
+
+
+@needs_tmux
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+@pytest.mark.parametrize("line,expected", [("stepaudio cl", "stepaudio clone"),
+                                           ("stepaudio edit x.wav --emotion ha", "--emotion happy")])
+def test_fish_completes_in_a_real_terminal(tmp_path, line, expected):
+    setup = f"source {gen_completions.OUT_DIR / 'stepaudio.fish'}"
+    screen = _interactive_complete(tmp_path, ["fish", "--no-config"], setup, line, expected)
+    assert expected in screen, screen
