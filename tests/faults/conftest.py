@@ -24,6 +24,7 @@ def real(tiny_models):
     root = short_tmp()
     inst = StepAudio(root, engine="stepaudio_engine.engine:Engine", models_dir=tiny_models, device="cpu",
                      threads=1)
+    inst.models_source = tiny_models  # type: ignore[attr-defined]  # for tests that copy or damage it
     try:
         yield inst
     finally:

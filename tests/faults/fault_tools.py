@@ -123,3 +123,38 @@ def own(path: Path) -> Path:
     path.unlink()
     shutil.copyfile(real, path)
     return path
+
+
+def load_outcome(inst: StepAudio, variant: str = "base", timeout: float = 300.0) -> dict:
+    """Load `variant` through the daemon's gRPC API and return the final event as a dict
+    ({"event": "done"} or {"event": "failed", "reason", "message", "hint"}): the CLI prints only message
+    and hint, the tests also want the stable reason code."""
+    import grpc
+
+    from stepaudio_protos import TOKEN_METADATA_KEY
+    from stepaudio_protos.v1 import stepaudio_pb2 as pb
+    from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
+
+    inst.status()  # starts the daemon of this installation if needed
+    token = (inst.socket.parent / "stepaudiod.token").read_text().strip()
+    with grpc.insecure_channel(f"unix:{inst.socket}") as channel:
+        stub = pb_grpc.StepAudioStub(channel)
+        for event in stub.Load(pb.LoadRequest(variant=variant), metadata=[(TOKEN_METADATA_KEY, token)],
+                               timeout=timeout):
+            kind = event.WhichOneof("event")
+            if kind == "failed":
+                f = event.failed
+                return {"event": "failed", "reason": f.reason, "message": f.message, "hint": f.hint}
+            if kind == "done":
+                return {"event": "done"}
+    raise AssertionError("the Load stream ended without done or failed")
+
+
+def copy_models(source: Path, target: Path, variant_folder: str = "Step-Audio-EditX") -> Path:
+    """A real copy (not symlinks) of what the base variant loads: its folder, the tokenizer, the marker."""
+    target.mkdir(parents=True)
+    for name in (variant_folder, "Step-Audio-Tokenizer"):
+        shutil.copytree(source / name, target / name)
+    for marker in source.glob("*.json"):
+        shutil.copyfile(marker, target / marker.name)
+    return target

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stepaudio_engine.api import CancelToken, EngineError, Reason
+from stepaudio_engine.load_errors import describe_torch_load_error
 from stepaudio_engine.tokenizer.fbank import FbankOptions, fbank_frame_count, kaldi_fbank, load_cmvn, stack_lfr
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT, TokenizerFiles
 from stepaudio_engine.tokenizer.sanm import ChunkConfig, SanmConfig, SanmEncoder
@@ -88,7 +89,8 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {exc}", DOWNLOAD_HINT) from exc
+        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {describe_torch_load_error(exc)}",
+                          DOWNLOAD_HINT) from exc
     for key in ("state_dict", "model"):   # tolerate checkpoints that wrap the state dict
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -161,7 +163,8 @@ def load_codebook(path: Path, dim: int) -> np.ndarray:
     try:
         book = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {exc}", DOWNLOAD_HINT) from exc
+        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {describe_torch_load_error(exc)}",
+                          DOWNLOAD_HINT) from exc
     if book.ndim != 2 or book.shape[1] != dim:
         raise EngineError(Reason.MODEL_CORRUPT, f"{path}: codebook shape {book.shape}, expected (K, {dim})",
                           DOWNLOAD_HINT)

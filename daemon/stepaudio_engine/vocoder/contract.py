@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..api import EngineError, Reason
+from ..load_errors import describe_torch_load_error
 from .config import FlowConfig, HiftConfig
 from .flow import FlowModel
 from .hift import HiFTGenerator
@@ -84,7 +85,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors of many kinds
         raise EngineError(
-            Reason.MODEL_CORRUPT, f"cannot read vocoder weights {path}: {exc}",
+            Reason.MODEL_CORRUPT, f"cannot read vocoder weights {path}: {describe_torch_load_error(exc)}",
             "the file is damaged or incomplete; download the model again",
         ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
