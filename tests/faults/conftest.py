@@ -2,7 +2,6 @@
 (the same set-up as tests/integration/conftest.py), and overlays of the tiny folder to damage."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
