@@ -185,7 +185,7 @@ def test_cif_carries_the_remainder_across_calls_and_masks_lookahead():
     state = CifState()
     first = predictor.fire_chunk(h[None, :2], state, (0, 1), is_final=False)   # row 1 is look-ahead: weight 0
     assert first.shape[0] == 0 and float(state.weight) == pytest.approx(0.6)
-    second = predictor.fire_chunk(h[None, 2:], state, None, is_final=False)    # .6 carried + .6 of .7 ... (alphas .6 .7)
+    second = predictor.fire_chunk(h[None, 2:], state, None, is_final=False)   # .6 carried, then .6 and .7
     assert second.shape[0] == 1
     assert torch.allclose(second[0], 0.6 * h[0] + 0.4 * h[2], atol=1e-6)
 

@@ -2,9 +2,10 @@
 
 The model is a streaming Paraformer (engine-spec §1.3, §3.1), so recognition runs the way FunASR's
 `ParaformerStreaming.inference` runs it on a whole file (FunASR 1.4.16 funasr/models/paraformer_streaming/
-model.py `inference`, `generate_chunk`): 600 ms chunks (chunk_size [0, 10, 5], FunASR's documented setting for
-this model family, with encoder look-back 4 chunks and decoder look-back 1 chunk), each chunk going
-front end -> SAN-M encoder (tokenizer/sanm.py, same module as vq02) -> CIF predictor -> SAN-M decoder ->
+model.py `inference`, `generate_chunk`): 600 ms chunks (chunk_size [0, 10, 5], encoder look-back 4 chunks,
+decoder look-back 1 chunk: FunASR's documented setting, modelscope/FunASR examples/industrial_data_pretraining/
+paraformer_streaming/demo.py; it matches the training chunks of config.yaml, 10 frames + 5 look-ahead), each
+chunk going front end -> SAN-M encoder (tokenizer/sanm.py, same module as vq02) -> CIF predictor -> SAN-M decoder ->
 greedy argmax; ids 0 (blank), 1 (<s>) and 2 (</s>) are dropped and the tokens joined by `text.tokens_to_text`.
 
 Differences from FunASR, all at the end of the signal: the front end is the vq02 one (upstream detach rules,
