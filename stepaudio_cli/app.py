@@ -44,6 +44,7 @@ def main_options(
 
 app.command()(jobs.clone)
 app.command()(jobs.edit)
+app.command()(jobs.transcribe)
 app.command()(batch.batch)
 app.command()(manage.status)
 app.command()(manage.load)

@@ -22,8 +22,10 @@ from stepaudio_cli.errors import CliError
 from stepaudio_cli.render import ProgressView, err
 from stepaudio_protos.errors import Exit
 
-CLONE_KEYS = {"kind", "ref", "voice", "ref_text", "text", "output", "seed", "variant", "keep_alive"}
-EDIT_KEYS = {"kind", "input", "text", "output", "iterations", "seed", "variant", "keep_alive", *requests.EDIT_FLAGS}
+CLONE_KEYS = {"kind", "ref", "voice", "ref_text", "text", "output", "seed", "variant", "keep_alive", "check",
+              "candidates"}
+EDIT_KEYS = {"kind", "input", "text", "output", "iterations", "seed", "variant", "keep_alive", "check", "candidates",
+             *requests.EDIT_FLAGS}
 BUSY_RETRY_S = (0.05, 2.0)
 
 
@@ -120,7 +122,7 @@ def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]
     if not isinstance(spec.get("output"), str):
         raise CliError("the job has no output path", 'add "output": "out.wav"', Exit.USAGE)
     common = dict(force=force, variant=spec.get("variant", variant), keep_alive=spec.get("keep_alive"),
-                  seed=spec.get("seed"))
+                  seed=spec.get("seed"), check=bool(spec.get("check", False)), candidates=int(spec.get("candidates", 1)))
     if kind == "clone":
         ref, ref_text = spec.get("ref"), spec.get("ref_text")
         if spec.get("voice"):

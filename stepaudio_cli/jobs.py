@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -13,6 +14,7 @@ import typer
 from stepaudio_cli import audio_io, requests
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.inputs import check_input_audio
 from stepaudio_cli.render import ProgressView, err, human_seconds, print_json
 from stepaudio_protos.errors import Exit
 
@@ -26,12 +28,15 @@ def clone(
     ref: Optional[str] = typer.Argument(None, help="reference recording whose voice to clone ('-' = stdin)"),
     text: Optional[str] = typer.Argument(None, help="text to speak in that voice ('-' = stdin)"),
     output: str = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
-    ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording"),
+    ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording "
+                                                                    "(default: transcribe it)"),
     voice: Optional[str] = typer.Option(None, "--voice", help="use a saved voice instead of REF (voices add)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the text to speak from a file ('-' = stdin)"),
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
+    check: bool = typer.Option(False, "--check", help="transcribe the result and score it (error rate, speaker similarity)"),
+    candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
     force: bool = typer.Option(False, "--force", "-f", help="overwrite the output file if it exists"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
@@ -51,7 +56,8 @@ def clone(
     text = _text(text, text_file, "text to speak")
     with ExitStack() as stack:
         ref, out, final = _io(stack, cli, ref, output, force, "text" if text_file == "-" else "")
-        request = requests.clone_request(ref, text, ref_text, out, force or final == "-", variant, keep_alive, seed)
+        request = requests.clone_request(ref, text, ref_text, out, force or final == "-", variant, keep_alive, seed,
+                                         check, candidates)
         run_job(cli, request, "clone", json_out, final)
 
 
@@ -66,12 +72,14 @@ def edit(
         None, "--paralinguistic", help="the transcript with sound tags, e.g. 'Well [Laughter] okay'"),
     denoise: bool = typer.Option(False, "--denoise", help="remove background noise"),
     vad: bool = typer.Option(False, "--vad", help="remove silences"),
-    text: Optional[str] = typer.Option(None, "--text", help="transcript of IN (needed except for --denoise/--vad)"),
+    text: Optional[str] = typer.Option(None, "--text", help="transcript of IN (default: transcribe it)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the transcript from a file ('-' = stdin)"),
     iterations: int = typer.Option(1, "--iterations", "-n", help="edit passes (1-10), each on the last output"),
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
+    check: bool = typer.Option(False, "--check", help="transcribe the result and score it (error rate, speaker similarity)"),
+    candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
     force: bool = typer.Option(False, "--force", "-f", help="overwrite the output file if it exists"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
@@ -84,8 +92,31 @@ def edit(
     with ExitStack() as stack:
         source, out, final = _io(stack, cli, input_audio, output, force, "text" if text_file == "-" else "")
         request = requests.edit_request(source, out, edit_type, option, text, iterations, force or final == "-",
-                                        variant, keep_alive, seed)
+                                        variant, keep_alive, seed, check, candidates)
         run_job(cli, request, f"edit ({edit_type})", json_out, final)
+
+
+def transcribe(
+    ctx: typer.Context,
+    files: list[str] = typer.Argument(..., help="recordings to transcribe"),
+    variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object per file"),
+) -> None:
+    """Print what each recording says (the Paraformer ASR that ships with the tokenizer)."""
+    from stepaudio_protos.v1 import stepaudio_pb2 as pb
+
+    cli: CliContext = ctx.obj
+    checked = [check_input_audio(f) for f in files]
+    client = cli.client()
+    for path in checked:
+        request = pb.JobRequest(transcribe=pb.TranscribeJob(audio=path), variant=requests.check_variant(variant))
+        result = submit_and_wait(client, request, ProgressView(f"transcribe {Path(path).name}"))
+        text = result["report"].get("transcript", "")
+        if json_out:
+            print(json.dumps({"file": path, "text": text, "duration_s": result["duration_s"]}, ensure_ascii=False),
+                  flush=True)
+        else:
+            print(f"{path}\t{text}" if len(checked) > 1 else text, flush=True)
 
 
 def _text(text: Optional[str], text_file: Optional[str], what: str) -> str:
@@ -125,9 +156,24 @@ def run_job(cli: CliContext, request, label: str, json_out: bool, final_output: 
         print(result["output"], flush=True)
     total = result["timings"].get("total", 0.0)
     err(f"wrote {result['output']}: {result['duration_s']:.2f} s of audio in {human_seconds(total)}")
+    report_to_stderr(result["report"])
     for note in result["notes"]:
         err(f"note: {note}")
     return result
+
+
+def report_to_stderr(report: dict) -> None:
+    """Transcripts and quality scores, for people (the same data is in --json's "report")."""
+    for key, label in (("reference_transcript", "reference transcript"), ("input_transcript", "input transcript")):
+        if key in report:
+            err(f"{label}: {report[key]}")
+    for c in report.get("candidates", []):
+        err(f"candidate seed {c['seed']}: error rate {c['error_rate']:.1%}, similarity {c['similarity']:.3f}"
+            + ("  <- kept" if c["kept"] else ""))
+    q = report.get("quality")
+    if q:
+        err(f"check: error rate {q['error_rate']:.1%} ({q['errors']} errors in {q['ref_length']} {q['unit']} units), "
+            f"speaker similarity {q['similarity']:.3f}; heard: {q['transcript']}")
 
 
 def submit_and_wait(client, request, view: ProgressView) -> dict:
@@ -161,4 +207,5 @@ def result_dict(job_id: str, done) -> dict:
     """The documented JSON result of a job (docs/json.md)."""
     return {"job_id": job_id, "output": done.output, "sample_rate": done.sample_rate,
             "duration_s": done.duration_s, "timings": dict(done.timings),
-            "options": json.loads(done.options_json or "{}"), "notes": list(done.notes)}
+            "options": json.loads(done.options_json or "{}"), "notes": list(done.notes),
+            "report": json.loads(done.report_json or "{}")}

@@ -15,6 +15,7 @@ from stepaudio_protos.errors import Exit
 VARIANTS = ("base", "bnb", "awq")
 EDIT_FLAGS = ("emotion", "style", "speed", "paralinguistic", "denoise", "vad")
 TRANSCRIPT_NEEDED = ("emotion", "style", "speed", "paralinguistic")
+MAX_CANDIDATES = 8  # the engine's limit too (stepaudio_engine.pipeline.MAX_CANDIDATES)
 
 
 def check_variant(variant: Optional[str]) -> str:
@@ -42,28 +43,30 @@ def edit_choice(values: dict[str, object]) -> tuple[str, str]:
 
 
 def clone_request(ref: str, text: str, ref_text: Optional[str], output: str, force: bool = False,
-                  variant: Optional[str] = None, keep_alive: Optional[float] = None, seed: Optional[int] = None):
+                  variant: Optional[str] = None, keep_alive: Optional[float] = None, seed: Optional[int] = None,
+                  check: bool = False, candidates: int = 1):
+    """A clone JobRequest; no ref_text (None) means: transcribe the reference with the bundled ASR."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
-    if ref_text is None:
-        raise CliError("the reference text is required: the transcript of the reference recording",
-                       'pass --ref-text "what the reference says", or use a saved voice (--voice)', Exit.USAGE)
-    job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=check_text(ref_text, "reference text"),
+    if ref_text is not None:
+        check_text(ref_text, "reference text")
+    job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=ref_text or "",
                       text=check_text(text, "text to speak"))
     request = pb.JobRequest(clone=job, output=check_output_path(output, force), force=force,
                             variant=check_variant(variant))
-    return _common(request, keep_alive, seed)
+    return _common(request, keep_alive, seed, check, candidates)
 
 
 def edit_request(source: str, output: str, edit_type: str, option: str, transcript: Optional[str],
                  iterations: int = 1, force: bool = False, variant: Optional[str] = None,
-                 keep_alive: Optional[float] = None, seed: Optional[int] = None):
+                 keep_alive: Optional[float] = None, seed: Optional[int] = None,
+                 check: bool = False, candidates: int = 1):
+    """An edit JobRequest; no transcript (None) means: transcribe the input with the bundled ASR."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
+    if transcript is not None and edit_type in TRANSCRIPT_NEEDED:
+        check_text(transcript, "transcript")
     transcript = transcript or ""
-    if edit_type in TRANSCRIPT_NEEDED and not transcript.strip():
-        raise CliError(f"the transcript is required for a {edit_type} edit", '--text "what the recording says"',
-                       Exit.USAGE)
     if not 1 <= iterations <= 10:
         raise CliError(f"iterations must be 1 to 10, not {iterations}", "", Exit.USAGE)
     target = ""
@@ -73,13 +76,18 @@ def edit_request(source: str, output: str, edit_type: str, option: str, transcri
                      edit_info=option, text=target, iterations=iterations)
     request = pb.JobRequest(edit=job, output=check_output_path(output, force), force=force,
                             variant=check_variant(variant))
-    return _common(request, keep_alive, seed)
+    return _common(request, keep_alive, seed, check, candidates)
 
 
 SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # the protocol's int64
 
 
-def _common(request, keep_alive: Optional[float], seed: Optional[int]):
+def _common(request, keep_alive: Optional[float], seed: Optional[int], check: bool = False, candidates: int = 1):
+    if not 1 <= candidates <= MAX_CANDIDATES:
+        raise CliError(f"--candidates must be 1 to {MAX_CANDIDATES}, not {candidates}",
+                       "each candidate is a full generation", Exit.USAGE)
+    request.check = check or candidates > 1
+    request.candidates = candidates
     if keep_alive is not None and keep_alive != keep_alive:  # NaN: no deadline could ever compare to it
         raise CliError("--keep-alive must be a number of seconds, not nan", "e.g. --keep-alive 300, or -1 to keep",
                        Exit.USAGE)

@@ -59,6 +59,9 @@ class FakeEngine:
                          {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
                           "iterations": req.iterations})
 
+    def transcribe(self, req, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        return EngineResult(output="", sample_rate=0, duration_s=0.0, report={"transcript": "fake transcript"})
+
     def _job(self, text: str, output: str, seed, progress: ProgressFn, cancel: CancelToken,
              options: dict) -> EngineResult:
         if "[[fail]]" in text:

@@ -74,10 +74,12 @@ class LoadOptions:
 @dataclass
 class CloneRequest:
     ref_audio: str                  # absolute path of the reference recording
-    ref_text: str                   # transcript of the reference recording
+    ref_text: str                   # transcript of the reference recording ("" = transcribe it)
     text: str                       # what the cloned voice should say
     output: str                     # absolute path the engine writes the WAV to (a temp name)
     seed: Optional[int] = None
+    check: bool = False             # transcribe and score the output (EngineResult.report["quality"])
+    candidates: int = 1             # generate this many (seeds seed, seed+1, …), keep the best by score
 
 
 @dataclass
@@ -90,6 +92,13 @@ class EditRequest:
     iterations: int = 1
     output: str = ""
     seed: Optional[int] = None
+    check: bool = False
+    candidates: int = 1
+
+
+@dataclass
+class TranscribeRequest:
+    audio: str                      # absolute path of the recording
 
 
 @dataclass
@@ -100,3 +109,4 @@ class EngineResult:
     timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds
     options: dict[str, Any] = field(default_factory=dict)     # the options in force (seed, variant, ...)
     notes: list[str] = field(default_factory=list)            # things the user should know
+    report: dict[str, Any] = field(default_factory=dict)      # transcripts, quality scores, candidates

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
-                                  LoadOptions, ProgressFn, Reason)
+                                  LoadOptions, ProgressFn, Reason, TranscribeRequest)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ class Engine:
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         return self._run(lambda p: p.edit(req, progress, cancel))
+
+    def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        return self._run(lambda p: p.transcribe(req, progress, cancel))
 
     def _run(self, job) -> EngineResult:
         import torch

@@ -20,7 +20,8 @@ import numpy as np
 
 from stepaudio_engine import audio
 from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
-                                  ProgressFn, Reason)
+                                  ProgressFn, Reason, TranscribeRequest)
+from stepaudio_engine.checks import Candidate, best, score
 from stepaudio_engine.llm.prompts import PromptBuilder, speaker_id_for, validate_edit
 from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
 from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
@@ -28,10 +29,12 @@ from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
 log = logging.getLogger(__name__)
 
 OUTPUT_RATE = 24000
+ASR_RATE = 16000                  # the Paraformer ASR reads 16 kHz audio
 MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (engine-spec §4.1)
 TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-spec Appendix A)
 MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
 MAX_ITERATIONS = 10               # the CLI's --iterations range
+MAX_CANDIDATES = 8                # --candidates range: each one is a full generation
 # An input whose peak stays below -60 dBFS (±33 steps of 16-bit PCM) holds no audible voice. Upstream would
 # still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
 # is not what the user asked for: we refuse such input clearly instead.
@@ -63,77 +66,139 @@ class Pipeline:
         self.prompts = PromptBuilder(llm_folder)
         self.cache = cache
         self.tiny = tiny
+        self._asr = None
+
+    @property
+    def asr(self):
+        """The Paraformer ASR, built on first use; it shares the tokenizer's already loaded encoder."""
+        if self._asr is None:
+            from stepaudio_engine.asr import Transcriber
+
+            self._asr = Transcriber.from_tokenizer(self.tokenizer)
+        return self._asr
 
     # ---- the two jobs -----------------------------------------------------------------------
     def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         _require_text(req.text, "text to speak")
-        _require_text(req.ref_text, "reference text")
-        self._reject_control_tokens(req.text, "text to speak")
-        self._reject_control_tokens(req.ref_text, "reference text")
-        watch = Stopwatch()
+        _check_candidates(req.candidates)
+        _reject_control_tokens(req.text, "text to speak")
+        _reject_control_tokens(req.ref_text, "reference text")
+        if req.ref_text.strip():  # empty: the ASR transcribes the reference; given: it must hold words
+            _require_text(req.ref_text, "reference text")
+        watch, report = Stopwatch(), {}
         wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
         _require_sound(wav, req.ref_audio, "reference audio")
         prepared = self.prepare(wav, sr, progress, cancel, watch)
-        speaker = speaker_id_for(req.ref_text, _raw_samples(req.ref_audio))
-        ids = self.prompts.clone_prompt(req.ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
+        ref_text = req.ref_text
+        if not ref_text.strip():
+            ref_text = report["reference_transcript"] = self.transcript(wav, sr, progress, cancel, watch)
+            _require_heard(ref_text, req.ref_audio, "--ref-text")
+        speaker = speaker_id_for(ref_text, _raw_samples(req.ref_audio))
+        ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
         cap = _clone_budget(req.text)
-        out, seed, stop = self.speak(ids, cap, prepared, req.seed, progress, cancel, watch)
-        self.write(out, req.output, watch)
-        return self.result(req.output, out, watch, seed, stop, prepared.cache,
-                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap})
+        seed = req.seed if req.seed is not None else secrets.randbits(31)
+        kept = self.generate_best(ids, cap, prepared, seed, req.text, req.check, req.candidates, progress,
+                                  cancel, watch, report)
+        self.write(kept.wav, req.output, watch)
+        return self.result(req.output, kept.wav, watch, kept.seed, kept.stop, prepared.cache,
+                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, report)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
         if not 1 <= req.iterations <= MAX_ITERATIONS:  # other clients than the CLI may send anything
             raise EngineError(Reason.BAD_INPUT, f"iterations must be 1 to {MAX_ITERATIONS}, not {req.iterations}",
                               "run edit again on its output for more passes")
-        if req.edit_type not in ("denoise", "vad"):
+        _check_candidates(req.candidates)
+        _reject_control_tokens(req.audio_text, "transcript of the input audio")
+        _reject_control_tokens(req.text, "paralinguistic text")
+        if req.audio_text.strip():  # empty: the ASR transcribes the input; given: it must hold words
             _require_text(req.audio_text, "transcript of the input audio")
-        self._reject_control_tokens(req.audio_text, "transcript of the input audio")
-        self._reject_control_tokens(req.text, "paralinguistic text")
-        watch = Stopwatch()
+        watch, report = Stopwatch(), {}
         source, text, stop, caches = req.input_audio, req.audio_text, "", []
         # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
         seed = req.seed if req.seed is not None else secrets.randbits(31)
-        out = np.zeros(0, np.float32)
-        for i in range(max(1, req.iterations)):
-            progress("iteration", i / max(1, req.iterations), {"text": f"pass {i + 1} of {req.iterations}"})
+        passes = max(1, req.iterations)
+        kept = Candidate(np.zeros(0, np.float32), seed, "")
+        for i in range(passes):
+            progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
             # every pass re-reads the previous output from disk as upstream does (engine-spec §8.2)
             wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
             if i == 0:  # the user's input; a later pass reads our own output
                 _require_sound(wav, source, "input audio")
             prepared = self.prepare(wav, sr, progress, cancel, watch)
-            ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type, req.edit_info, req.text)
+            if i == 0 and not text.strip() and req.edit_type not in ("denoise", "vad"):
+                text = report["input_transcript"] = self.transcript(wav, sr, progress, cancel, watch)
+                _require_heard(text, req.input_audio, "--text")
+            ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type,
+                                           req.edit_info, req.text)
             cap = _edit_budget(len(prepared.entry.tokens.prompt_tokens))
-            out, _, stop = self.speak(ids, cap, prepared, seed + i, progress, cancel, watch)
-            self.write(out, req.output, watch)
+            last = i == passes - 1  # checks and candidates apply to the final pass
+            target = req.text if req.edit_type == "paralinguistic" else text
+            kept = self.generate_best(ids, cap, prepared, seed + i, target, req.check and last,
+                                      req.candidates if last else 1, progress, cancel, watch, report)
+            self.write(kept.wav, req.output, watch)
             source, caches = req.output, caches + [prepared.cache]
             if req.edit_type == "paralinguistic":
                 text = req.text  # from pass 2 the tagged text is the transcript (engine-spec §8.2)
-        return self.result(req.output, out, watch, seed, stop, ",".join(caches),
+        return self.result(req.output, kept.wav, watch, seed, kept.stop, ",".join(caches),
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
-                            "iterations": req.iterations})
+                            "iterations": req.iterations}, report)
 
-    def _reject_control_tokens(self, text: str, what: str) -> None:
-        """Refuse control characters, and text that spells a control piece such as `<|EOT|>` or `<audio_5>`.
+    def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        watch = Stopwatch()
+        wav, sr = audio.load_audio(req.audio, MAX_INPUT_SECONDS)
+        text = self.transcript(wav, sr, progress, cancel, watch)
+        return EngineResult(output="", sample_rate=sr, duration_s=len(wav) / sr, timings=watch.timings,
+                            options={"kind": "transcribe"}, report={"transcript": text},
+                            notes=self.result_notes(""))
 
-        The LLM tokenizer matches its unknown/control/user-defined pieces literally anywhere in the text
-        (llm/text_tokenizer.py), so typed `<|EOT|>` would end the prompt turn and `<audio_5>` would inject an
-        audio id: the user's words would silently change the prompt's structure. A candidate `<...>` is a
-        control piece iff it encodes, alone and without BOS, to one id whose piece is exactly that string
-        (a normal piece would gain the leading `▁`)."""
-        bad_char = _CONTROL_CHAR.search(text or "")
-        if bad_char:
-            raise EngineError(Reason.BAD_INPUT, f"the {what} contains the control character "
-                              f"U+{ord(bad_char.group(0)):04X}",
-                              "remove control characters from the text (tabs and line breaks are fine)")
-        tokenizer = self.prompts.tokenizer
-        for match in _ANGLE_TOKEN.finditer(text or ""):
-            piece = match.group(0)
-            ids = tokenizer.encode(piece, add_bos=False)
-            if len(ids) == 1 and tokenizer.piece(ids[0]) == piece:
-                raise EngineError(Reason.BAD_INPUT, f"the {what} contains the model control token {piece!r}",
-                                  "remove the <...> token from the text; control tokens cannot be spoken")
+    def transcript(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
+                   watch: Stopwatch) -> str:
+        """The ASR transcript of an input, cached with its prompt features."""
+        started = time.monotonic()
+        key = audio_key(wav, sr)
+        text = self.cache.get_text(key)
+        if text is None:
+            progress("transcribing", -1.0, {})
+            text = self._hear(wav, sr, cancel)
+            self.cache.put_text(key, text)
+        watch.add("transcribe", started)
+        return text
+
+    def _hear(self, wav: np.ndarray, sr: int, cancel: CancelToken) -> str:
+        from stepaudio_engine.resample import resample
+
+        return self.asr.transcribe(resample(wav, sr, ASR_RATE) if sr != ASR_RATE else wav, ASR_RATE, cancel).text
+
+    def generate_best(self, ids: list[int], cap: int, prepared: Prepared, seed: int, target_text: str,
+                      check: bool, candidates: int, progress: ProgressFn, cancel: CancelToken,
+                      watch: Stopwatch, report: dict) -> Candidate:
+        """Generate `candidates` outputs (seeds seed, seed+1, …); with checks, score each and keep the best."""
+        check = check or candidates > 1
+        made = []
+        for k in range(max(1, candidates)):
+            if candidates > 1:
+                progress("candidate", k / candidates, {"text": f"candidate {k + 1} of {candidates}"})
+            wav, _, stop = self.speak(ids, cap, prepared, seed + k, progress, cancel, watch)
+            cand = Candidate(wav, seed + k, stop)
+            if check:
+                cand.scores = self.score(wav, target_text, prepared, progress, cancel, watch)
+            made.append(cand)
+        kept = best(made)
+        if check:
+            report["quality"] = kept.scores.to_dict()  # type: ignore[union-attr]
+        if candidates > 1:
+            report["candidates"] = [dict(c.summary(), kept=c is kept) for c in made]
+        return kept
+
+    def score(self, wav: np.ndarray, target_text: str, prepared: Prepared, progress: ProgressFn,
+              cancel: CancelToken, watch: Stopwatch):
+        started = time.monotonic()
+        progress("checking", -1.0, {})
+        heard = self._hear(wav, OUTPUT_RATE, cancel)
+        embedding = self.vocoder.prompt_features(wav, OUTPUT_RATE).embedding
+        watch.add("check", started)
+        return score(heard, target_text, prepared.entry.features.embedding, embedding)
 
     # ---- stages -----------------------------------------------------------------------------
     def prepare(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
@@ -187,16 +252,19 @@ class Pipeline:
         watch.add("write", started)
 
     def result(self, output: str, wav: np.ndarray, watch: Stopwatch, seed: Optional[int], stop: str,
-               cache: str, options: dict) -> EngineResult:
+               cache: str, options: dict, report: dict) -> EngineResult:
+        return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
+                            timings=watch.timings,
+                            options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
+                            notes=self.result_notes(stop), report=report)
+
+    def result_notes(self, stop: str) -> list[str]:
         notes = []
         if self.tiny:
             notes.append("tiny test model with random weights: the output is noise, not speech")
         if stop == "max_length":
             notes.append("generation hit its length limit before the model ended the utterance")
-        return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
-                            timings=watch.timings,
-                            options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
-                            notes=notes)
+        return notes
 
 
 # `<...>` runs the tokenizer could map to one control piece (they are all of this shape, engine-spec §6.4)
@@ -213,6 +281,35 @@ def _require_text(text: str, what: str) -> None:
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
         raise EngineError(Reason.BAD_INPUT, f"the {what} has no words, only punctuation or symbols "
                           f"({text.strip()[:40]!r})", f"give the {what} as words")
+
+
+def _require_heard(transcript: str, path: str, option: str) -> None:
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in transcript):
+        raise EngineError(Reason.BAD_INPUT, f"the speech recogniser heard no words in {path}",
+                          f"give its transcript with {option}")
+
+
+def _check_candidates(n: int) -> None:
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise EngineError(Reason.BAD_INPUT, f"candidates must be 1 to {MAX_CANDIDATES}, not {n}",
+                          "each candidate is a full generation; a few are usually enough")
+
+
+def _reject_control_tokens(text: str, what: str) -> None:
+    """Text is spoken, never parsed as prompt structure: `<|EOT|>` or `<audio_5>` typed by a user would
+    become control/audio tokens in the prompt (the tokenizer matches them as pieces), and control
+    characters are never meant to be spoken."""
+    if _CONTROL_CHAR.search(text or ""):
+        raise EngineError(Reason.BAD_INPUT, f"the {what} contains control characters (e.g. NUL or escape codes)",
+                          "remove them from the text")
+    match = _ANGLE_TOKEN.search(text or "")
+    if match and _is_special(match.group()):
+        raise EngineError(Reason.BAD_INPUT, f"the {what} contains {match.group()!r}, which is a control token "
+                          "of the model, not text", "remove it or write it differently (e.g. with spaces)")
+
+
+def _is_special(piece: str) -> bool:
+    return piece in ("<s>", "</s>", "<unk>") or piece.startswith(("<|", "<audio_"))
 
 
 def _require_sound(wav: np.ndarray, path: str, what: str) -> None:

@@ -84,6 +84,27 @@ class PromptCache:
             return
         self.evict()
 
+    def get_text(self, key: str) -> Optional[str]:
+        """A cached transcript of the input with this key (written by put_text)."""
+        if self.folder is None:
+            return None
+        try:
+            return self._path(key).with_suffix(".txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put_text(self, key: str, text: str) -> None:
+        if self.folder is None:
+            return
+        path = self._path(key).with_suffix(".txt")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not write cached transcript %s: %s", path, exc)
+
     def stats(self) -> tuple[int, int]:
         """(entries, bytes) currently on disk."""
         files = self._files()

@@ -196,7 +196,11 @@ class Scheduler:
             if load_s:
                 timings["load"] = load_s
             result: dict = {"options": {}, "timings": {}}
-            if job.kind != "load":
+            if job.kind == "transcribe":
+                result = await slot.worker.request(job.kind, {"request": job.payload},  # type: ignore[union-attr]
+                                                   progress=self._relay(job))
+                slot.jobs_served += 1
+            elif job.kind != "load":
                 assert job.target is not None
                 temp = outputs.temp_path_for(job.target, job.id)
                 request = {**job.payload, "output": str(temp)}

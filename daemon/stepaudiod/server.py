@@ -165,7 +165,12 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     def _job_from_request(self, request: pb.JobRequest) -> Job:
         kind = request.WhichOneof("job")
         if kind is None:
-            raise DaemonError("BAD_INPUT", "the request names no job (clone or edit)")
+            raise DaemonError("BAD_INPUT", "the request names no job (clone, edit or transcribe)")
+        if kind == "transcribe":
+            _require_input(request.transcribe.audio)
+            return Job(kind=kind, variant=self._variant(request.variant), payload={"audio": request.transcribe.audio},
+                       keep_alive=self.scheduler.cap_keep_alive(
+                           request.keep_alive_s if request.HasField("keep_alive_s") else None))
         target = outputs.check_output(request.output, request.force)
         if kind == "clone":
             c = request.clone
@@ -177,6 +182,8 @@ class StepAudioService(pb_grpc.StepAudioServicer):
                        "edit_info": e.edit_info, "text": e.text, "iterations": max(1, e.iterations)}
             _require_input(e.input_audio)
         payload["seed"] = request.seed if request.HasField("seed") else None
+        payload["candidates"] = max(1, request.candidates)
+        payload["check"] = request.check or payload["candidates"] > 1
         keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
                    force=request.force, keep_alive=keep)
@@ -226,4 +233,5 @@ def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
         duration_s=float(result.get("duration_s", 0.0) or 0.0),
         timings={k: float(v) for k, v in (result.get("timings") or {}).items()},
         options_json=json.dumps(result.get("options") or {}, sort_keys=True, default=str),
-        notes=list(result.get("notes") or [])))
+        notes=list(result.get("notes") or []),
+        report_json=json.dumps(result.get("report") or {}, sort_keys=True, default=str)))

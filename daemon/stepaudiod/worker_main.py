@@ -100,6 +100,8 @@ class WorkerLoop:
             result = self.engine.clone(api.CloneRequest(**msg["request"]), progress, cancel)
         elif op == "edit":
             result = self.engine.edit(api.EditRequest(**msg["request"]), progress, cancel)
+        elif op == "transcribe":
+            return asdict(self.engine.transcribe(api.TranscribeRequest(**msg["request"]), progress, cancel))
         elif op == "offload":
             return dict(self.engine.offload() or {})
         elif op == "resume":

@@ -192,23 +192,35 @@ class EditJob(_message.Message):
     iterations: int
     def __init__(self, input_audio: _Optional[str] = ..., audio_text: _Optional[str] = ..., edit_type: _Optional[str] = ..., edit_info: _Optional[str] = ..., text: _Optional[str] = ..., iterations: _Optional[int] = ...) -> None: ...
 
+class TranscribeJob(_message.Message):
+    __slots__ = ("audio",)
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
+    audio: str
+    def __init__(self, audio: _Optional[str] = ...) -> None: ...
+
 class JobRequest(_message.Message):
-    __slots__ = ("clone", "edit", "output", "force", "variant", "keep_alive_s", "seed")
+    __slots__ = ("clone", "edit", "transcribe", "output", "force", "variant", "keep_alive_s", "seed", "check", "candidates")
     CLONE_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
     KEEP_ALIVE_S_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    CHECK_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     clone: CloneJob
     edit: EditJob
+    transcribe: TranscribeJob
     output: str
     force: bool
     variant: str
     keep_alive_s: float
     seed: int
-    def __init__(self, clone: _Optional[_Union[CloneJob, _Mapping]] = ..., edit: _Optional[_Union[EditJob, _Mapping]] = ..., output: _Optional[str] = ..., force: _Optional[bool] = ..., variant: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+    check: bool
+    candidates: int
+    def __init__(self, clone: _Optional[_Union[CloneJob, _Mapping]] = ..., edit: _Optional[_Union[EditJob, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeJob, _Mapping]] = ..., output: _Optional[str] = ..., force: _Optional[bool] = ..., variant: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., seed: _Optional[int] = ..., check: _Optional[bool] = ..., candidates: _Optional[int] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job_id", "queued", "progress", "done", "failed")
@@ -243,7 +255,7 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., tokens: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Done(_message.Message):
-    __slots__ = ("output", "sample_rate", "duration_s", "timings", "options_json", "notes")
+    __slots__ = ("output", "sample_rate", "duration_s", "timings", "options_json", "notes", "report_json")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -257,13 +269,15 @@ class Done(_message.Message):
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_JSON_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
     output: str
     sample_rate: int
     duration_s: float
     timings: _containers.ScalarMap[str, float]
     options_json: str
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, output: _Optional[str] = ..., sample_rate: _Optional[int] = ..., duration_s: _Optional[float] = ..., timings: _Optional[_Mapping[str, float]] = ..., options_json: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    report_json: str
+    def __init__(self, output: _Optional[str] = ..., sample_rate: _Optional[int] = ..., duration_s: _Optional[float] = ..., timings: _Optional[_Mapping[str, float]] = ..., options_json: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., report_json: _Optional[str] = ...) -> None: ...
 
 class Failed(_message.Message):
     __slots__ = ("reason", "message", "hint")
