@@ -79,8 +79,8 @@ class CifPredictor(nn.Module):
 
     def _integrate(self, rows: torch.Tensor, alphas: torch.Tensor, state: CifState) -> torch.Tensor:
         threshold = self.cfg.threshold
-        total = torch.zeros((), dtype=rows.dtype)   # weight accumulated for the current token
-        acc = torch.zeros(rows.shape[1], dtype=rows.dtype)
+        total = rows.new_zeros(())           # weight accumulated for the current token (on the rows' device)
+        acc = rows.new_zeros(rows.shape[1])
         fired = []
         for t in range(rows.shape[0]):
             alpha = alphas[t]
