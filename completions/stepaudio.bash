@@ -3,7 +3,7 @@
 
 _stepaudio_subcommands() {  # $1: command path ("" or "daemon") -> its subcommands
     case "$1" in
-        '') echo 'clone edit batch status load unload selftest list-edits doctor daemon voices models config' ;;
+        '') echo 'clone edit transcribe batch status load unload selftest list-edits doctor daemon voices models config' ;;
         'daemon') echo 'start stop restart status logs install-service' ;;
         'voices') echo 'add list remove' ;;
         'models') echo 'list verify pull' ;;
@@ -14,8 +14,9 @@ _stepaudio_subcommands() {  # $1: command path ("" or "daemon") -> its subcomman
 _stepaudio_options() {  # $1: command path -> every option spelling
     case "$1" in
         '') echo '--models-dir --no-autostart --debug --version -h --help' ;;
-        'clone') echo '-o --output --ref-text --voice --text-file --variant --keep-alive --seed --force -f --json -h --help' ;;
-        'edit') echo '-o --output --emotion --style --speed --paralinguistic --denoise --vad --text --text-file --iterations -n --variant --keep-alive --seed --force -f --json -h --help' ;;
+        'clone') echo '-o --output --ref-text --voice --text-file --variant --keep-alive --seed --check --candidates --force -f --json -h --help' ;;
+        'edit') echo '-o --output --emotion --style --speed --paralinguistic --denoise --vad --text --text-file --iterations -n --variant --keep-alive --seed --check --candidates --force -f --json -h --help' ;;
+        'transcribe') echo '--variant --json -h --help' ;;
         'batch') echo '--jobs -j --force -f --variant -h --help' ;;
         'status') echo '--json -h --help' ;;
         'load') echo '--keep-alive -h --help' ;;
@@ -48,7 +49,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
 
 _stepaudio_takes_value() {  # $1: "path|option" -> success if that option takes a value
     case "$1" in
-        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
+        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
     esac
     return 1
 }
@@ -67,6 +68,8 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'edit|--text-file') printf '%s\n' 'file' ;;
         'edit|--variant') printf '%s\n' 'choice' 'base' 'bnb' 'awq' ;;
         'edit|#1') printf '%s\n' 'file' ;;
+        'transcribe|--variant') printf '%s\n' 'choice' 'base' 'bnb' 'awq' ;;
+        'transcribe|#'*) printf '%s\n' 'file' ;;
         'batch|--variant') printf '%s\n' 'choice' 'base' 'bnb' 'awq' ;;
         'batch|#1') printf '%s\n' 'file' ;;
         'load|#1') printf '%s\n' 'choice' 'base' 'bnb' 'awq' ;;
@@ -75,7 +78,11 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'models|--models-dir') printf '%s\n' 'dir' ;;
         'models list|--models-dir') printf '%s\n' 'dir' ;;
         'models verify|--models-dir') printf '%s\n' 'dir' ;;
+        'models verify|#1') printf '%s\n' 'choice' 'tokenizer' 'base' 'bnb' 'awq' ;;
         'models pull|--models-dir') printf '%s\n' 'dir' ;;
+        'models pull|#1') printf '%s\n' 'choice' 'base' 'awq' 'tokenizer' ;;
+        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'log_level' ;;
+        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'log_level' ;;
     esac
 }
 

@@ -47,8 +47,9 @@ def bash(spec: CommandSpec) -> str:
                     values.append(f"        {keys}) printf '%s\\n' {' '.join(map(_sq, _value_lines(opt.value)))} ;;")
         for i, arg in enumerate(cmd.arguments, start=1):
             if arg.value.kind != "none":
-                values.append(f"        {_sq(_key(cmd.path, f'#{i}'))}) "
-                              f"printf '%s\\n' {' '.join(map(_sq, _value_lines(arg.value)))} ;;")
+                # a variadic argument takes every later position too: '#'* (case picks the first match)
+                key = _sq(_key(cmd.path, "#")) + "*" if arg.variadic else _sq(_key(cmd.path, f"#{i}"))
+                values.append(f"        {key}) printf '%s\\n' {' '.join(map(_sq, _value_lines(arg.value)))} ;;")
     return BASH_TEMPLATE.format(header=HEADER, commands="\n".join(commands), options="\n".join(options),
                                 valued="|".join(valued) or "''", values="\n".join(values))
 
@@ -180,7 +181,8 @@ def _zsh_function(cmd: CommandSpec) -> list[str]:
         lines += ["        esac ;;", "    esac", "    return ret", "}", ""]
     else:
         for i, arg in enumerate(cmd.arguments, start=1):
-            specs.append(_sq(f"{i}{_zsh_action(arg.value, arg.name.lower())}"))
+            position = "*" if arg.variadic else str(i)
+            specs.append(_sq(f"{position}{_zsh_action(arg.value, arg.name.lower())}"))
         lines += ["    _arguments -s \\", *[f"        {s} \\" for s in specs[:-1]], f"        {specs[-1]}", "}", ""]
     return lines
 

@@ -18,16 +18,20 @@ OUT_DIR = REPO / "completions"
 # plain `str` for fast start-up and hand-written error messages, so their click type says nothing; this table
 # does. Parameters not listed complete nothing (free text such as --text), unless their click type is a
 # click.Choice or click.Path.
-FILE_PARAMS = {"ref", "input_audio", "output", "ref_audio", "audio", "text_file", "jobs_file"}
+FILE_PARAMS = {"ref", "input_audio", "output", "ref_audio", "audio", "text_file", "jobs_file", "files"}
 DIR_PARAMS = {"models_dir"}
 
 
 def _choice_params() -> dict[str, list[str]]:
+    """Fixed choices by parameter name, or by "command path:name" where a name means different things."""
     from stepaudio_protos import edits
-    from stepaudio_protos.settings import VARIANTS
+    from stepaudio_protos.settings import VARIANTS, setting_fields
 
+    settings = [f.name for f in setting_fields() if not f.metadata["hidden"]]  # what `config set` accepts
     return {"emotion": list(edits.EMOTIONS), "style": list(edits.STYLES), "speed": list(edits.SPEEDS),
-            "variant": list(VARIANTS)}
+            "variant": list(VARIANTS), "config set:key": settings, "config unset:key": settings,
+            # the parts `models verify|pull` accept (stepaudio_cli/models_cmd.py, their PART help texts)
+            "models verify:part": ["tokenizer", *VARIANTS], "models pull:part": ["base", "awq", "tokenizer"]}
 
 
 @dataclass
@@ -50,6 +54,7 @@ class ArgumentSpec:
     name: str  # the metavar users see, e.g. REF
     help: str
     value: Value
+    variadic: bool = False  # takes every remaining word (nargs=-1)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class CommandSpec:
             yield from sub.walk()
 
 
-def _value_for(param, choices_by_name: dict[str, list[str]]) -> Value:
+def _value_for(param, path: list[str], choices_by_name: dict[str, list[str]]) -> Value:
     """Read the value kind from the parameter's declared type (an Enum, a Path), else from the tables above."""
     import enum
     import pathlib
@@ -78,8 +83,9 @@ def _value_for(param, choices_by_name: dict[str, list[str]]) -> Value:
     info = getattr(descriptor, "parameter_info", None)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return Value("choice", [str(m.value) for m in annotation])
-    if param.name in choices_by_name:
-        return Value("choice", choices_by_name[param.name])
+    for key in (" ".join(path) + ":" + param.name, param.name):
+        if key in choices_by_name:
+            return Value("choice", choices_by_name[key])
     is_path = isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath)
     if param.name in DIR_PARAMS or (is_path and getattr(info, "file_okay", True) is False):
         return Value("dir")
@@ -103,11 +109,11 @@ def build_spec(command, path: list[str], help_names: list[str]) -> CommandSpec:
         if param.param_type_name == "option":
             takes_value = not param.is_flag and not param.count
             options.append(OptionSpec(list(param.opts) + list(param.secondary_opts), _first_line(param.help),
-                                      takes_value, _value_for(param, choices) if takes_value else Value()))
+                                      takes_value, _value_for(param, path, choices) if takes_value else Value()))
         elif param.param_type_name == "argument":
             name = (getattr(param, "metavar", None) or param.name or "arg").upper()
             arguments.append(ArgumentSpec(name, _first_line(getattr(param, "help", "")),
-                                          _value_for(param, choices)))
+                                          _value_for(param, path, choices), variadic=param.nargs == -1))
     options.append(OptionSpec(list(help_names), "Show this message and exit.", False, Value()))
     subcommands = []
     for name, sub in getattr(command, "commands", {}).items():  # a group's subcommands, in registration order

@@ -78,6 +78,10 @@ def test_bash_completes_commands_options_and_values(tmp_path):
     assert sorted(_bash_complete(tmp_path, "stepaudio", "edit", "in.wav", "-o", "")) == ["notes.txt", "take1.wav"]
     assert _bash_complete(tmp_path, "stepaudio", "clone", "take1.wav", "") == []
     assert _bash_complete(tmp_path, "stepaudio", "edit", "take1.wav", "--text", "") == []
+    # a variadic argument completes files at every position; setting names for `config set`
+    assert _bash_complete(tmp_path, "stepaudio", "transcribe", "take1.wav", "no") == ["notes.txt"]
+    assert _bash_complete(tmp_path, "stepaudio", "config", "set", "keep_al") == ["keep_alive", "keep_alive_max"]
+    assert _bash_complete(tmp_path, "stepaudio", "config", "set", "keep_alive", "") == []
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
