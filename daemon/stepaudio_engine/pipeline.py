@@ -302,14 +302,22 @@ def _reject_control_tokens(text: str, what: str) -> None:
     if _CONTROL_CHAR.search(text or ""):
         raise EngineError(Reason.BAD_INPUT, f"the {what} contains control characters (e.g. NUL or escape codes)",
                           "remove them from the text")
-    match = _ANGLE_TOKEN.search(text or "")
-    if match and _is_special(match.group()):
+    # every candidate, not only the first: "a <b> then <|EOT|>" must not slip through
+    match = next((m for m in _ANGLE_TOKEN.finditer(text or "") if _is_special(m.group())), None)
+    if match:
         raise EngineError(Reason.BAD_INPUT, f"the {what} contains {match.group()!r}, which is a control token "
                           "of the model, not text", "remove it or write it differently (e.g. with spaces)")
 
 
+# the released vocabulary's literal pieces that are neither <|...|> nor <audio_N> (engine-spec §6.4;
+# tests/engine/test_text_guards.py checks this list against tokenizer.model)
+_NAMED_SPECIALS = {"<s>", "</s>", "<unk>", "<im_patch>", "<im_start>", "<im_end>", "<dream>", "<dream_start>",
+                   "<dream_end>", "<video_start>", "<video_end>", "<row_patch>", "<column_patch>", "<text_start>",
+                   "<text_end>"}
+
+
 def _is_special(piece: str) -> bool:
-    return piece in ("<s>", "</s>", "<unk>") or piece.startswith(("<|", "<audio_"))
+    return piece in _NAMED_SPECIALS or piece.startswith(("<|", "<audio_", "<user_defined_symbol_"))
 
 
 def _require_sound(wav: np.ndarray, path: str, what: str) -> None:
