@@ -144,9 +144,18 @@ def _zsh_action(value: Value, label: str) -> str:
     if value.kind == "dir":
         return f":{label}:_files -/"
     if value.kind == "choice":
-        words = " ".join(c.replace("\\", "\\\\").replace(" ", "\\ ") for c in value.choices)
-        return f":{label}:({words})"
+        words = [c.replace("\\", "\\\\").replace(":", "\\:").replace(" ", "\\ ") for c in value.choices]
+        if not value.descriptions:
+            return f":{label}:({' '.join(words)})"
+        # ((value\:"description" ...)): zsh shows the descriptions in the menu
+        described = [f'{w}\\:"{_zsh_dq(value.descriptions.get(c, ""))}"' for w, c in zip(words, value.choices)]
+        return f":{label}:(({' '.join(described)}))"
     return f":{label}: "
+
+
+def _zsh_dq(text: str) -> str:
+    """Text for inside double quotes that zsh evaluates."""
+    return "".join("\\" + ch if ch in '"\\$`' else ch for ch in text)
 
 
 def _zsh_option(opt) -> str:
@@ -230,7 +239,9 @@ def _fish_value(value: Value, takes_value: bool, positional: bool = False) -> st
     if value.kind == "dir":
         return f"{require} -a '(__fish_complete_directories)'"
     if value.kind == "choice":
-        words = " ".join(_fish_sq(c) for c in value.choices)
+        # one candidate per line "value<TAB>description"; -a evaluates its argument, so quote each value again
+        words = " ".join(_fish_sq(c + ("\t" + value.descriptions[c] if c in value.descriptions else ""))
+                         for c in value.choices)
         return f"{require} -a {_fish_sq(words)}"
     return require
 

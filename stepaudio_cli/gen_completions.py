@@ -22,16 +22,19 @@ FILE_PARAMS = {"ref", "input_audio", "output", "ref_audio", "audio", "text_file"
 DIR_PARAMS = {"models_dir"}
 
 
-def _choice_params() -> dict[str, list[str]]:
-    """Fixed choices by parameter name, or by "command path:name" where a name means different things."""
+def _choice_params() -> dict[str, dict[str, str]]:
+    """Fixed choices (choice -> one-line description, may be empty) by parameter name, or by
+    "command path:name" where a name means different things in different commands."""
     from stepaudio_protos import edits
     from stepaudio_protos.settings import VARIANTS, setting_fields
 
-    settings = [f.name for f in setting_fields() if not f.metadata["hidden"]]  # what `config set` accepts
-    return {"emotion": list(edits.EMOTIONS), "style": list(edits.STYLES), "speed": list(edits.SPEEDS),
-            "variant": list(VARIANTS), "config set:key": settings, "config unset:key": settings,
+    described = edits.OPTION_DESCRIPTIONS
+    settings = {f.name: f.metadata["help"] for f in setting_fields() if not f.metadata["hidden"]}  # `config set`
+    return {"emotion": described["emotion"], "style": described["style"], "speed": described["speed"],
+            "variant": dict.fromkeys(VARIANTS, ""), "config set:key": settings, "config unset:key": settings,
             # the parts `models verify|pull` accept (stepaudio_cli/models_cmd.py, their PART help texts)
-            "models verify:part": ["tokenizer", *VARIANTS], "models pull:part": ["base", "awq", "tokenizer"]}
+            "models verify:part": dict.fromkeys(["tokenizer", *VARIANTS], ""),
+            "models pull:part": dict.fromkeys(["base", "awq", "tokenizer"], "")}
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Value:
     """What a value completes to: kind is "file", "dir", "choice" (with choices) or "none"."""
     kind: str = "none"
     choices: list[str] = field(default_factory=list)
+    descriptions: dict[str, str] = field(default_factory=dict)  # choice -> one line, for zsh and fish menus
 
 
 @dataclass
@@ -85,7 +89,8 @@ def _value_for(param, path: list[str], choices_by_name: dict[str, list[str]]) ->
         return Value("choice", [str(m.value) for m in annotation])
     for key in (" ".join(path) + ":" + param.name, param.name):
         if key in choices_by_name:
-            return Value("choice", choices_by_name[key])
+            table = choices_by_name[key]
+            return Value("choice", list(table), {c: d for c, d in table.items() if d})
     is_path = isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath)
     if param.name in DIR_PARAMS or (is_path and getattr(info, "file_okay", True) is False):
         return Value("dir")

@@ -35,6 +35,7 @@ def test_spec_has_every_command_and_the_edit_choices():
     assert by_name["--speed"].value.choices == edits.SPEEDS
     assert by_name["-o"].value.kind == "file" and not by_name["--json"].takes_value
     assert edit.arguments[0].value.kind == "file"
+    assert by_name["--emotion"].value.descriptions["happy"] == edits.OPTION_DESCRIPTIONS["emotion"]["happy"]
 
 
 def test_scripts_never_start_python(generated):
