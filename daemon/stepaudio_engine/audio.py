@@ -34,6 +34,10 @@ MAX_CHANNELS = 32
 # A header may claim any frame count; refuse before decoding if the claim would exceed this many seconds,
 # even when the caller asked for a large limit (protects the daemon from huge allocations).
 ABSURD_SECONDS = 3600.0
+# Decoding makes a float32 (frames, channels) array, and FLAC/OGG compress silence to almost nothing: a
+# 96 KB FLAC of 30 s x 8 channels x 384 kHz decoded to 425 MB (measured). Cap the decoded samples at 30 s
+# of 8 channels at 96 kHz (~92 MB as float32); real reference recordings are far below it.
+MAX_DECODED_SAMPLES = 24_000_000
 
 TRIM_TOP_DB = 20              # engine-spec §2.3
 TRIM_FRAME = 512
@@ -98,6 +102,10 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
     if duration > max_seconds:
         raise _bad(f"{path}: audio is {duration:.1f} s long, the limit is {max_seconds:g} s",
                    f"cut the audio to at most {max_seconds:g} s")
+    if frames * channels > MAX_DECODED_SAMPLES:
+        raise _bad(f"{path}: {channels} channels at {rate} Hz is too much audio data to decode "
+                   f"({frames * channels} samples, the limit is {MAX_DECODED_SAMPLES})",
+                   "mix the recording down to mono or stereo, or resample it to 48 kHz")
     return AudioInfo(path=path, format=str(info.format), subtype=str(info.subtype), channels=channels,
                      sample_rate=rate, frames=frames, duration_s=duration)
 

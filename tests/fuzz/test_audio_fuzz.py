@@ -170,6 +170,24 @@ def test_the_seeds_themselves_load():
         assert wav.size > 0 and rate > 0, name
 
 
+def test_a_small_file_that_would_decode_huge_is_refused_before_decoding():
+    """FLAC compresses silence to nearly nothing: 8 channels x 384 kHz x 8 s is ~30 KB on disk but would be
+    ~98 MB as float32; the header check refuses it without decoding (found by this suite's author)."""
+    import soundfile as sf
+
+    path = _SCRATCH / "dense.flac"
+    with sf.SoundFile(str(path), "w", samplerate=384000, channels=8, format="FLAC", subtype="PCM_16") as f:
+        block = np.zeros((384000, 8), np.int16)
+        for _ in range(8):
+            f.write(block)
+    assert path.stat().st_size < 100_000
+    before = _max_rss()
+    with pytest.raises(EngineError) as info:
+        load_audio(str(path), MAX_SECONDS)
+    assert info.value.reason == Reason.BAD_INPUT and "too much audio data" in info.value.message
+    assert _max_rss() - before < 32 * 1024 * 1024
+
+
 # ---- the fast-path wire decoder -----------------------------------------------------------------------------
 
 
