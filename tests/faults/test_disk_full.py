@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,25 @@ def test_full_output_disk_fails_clearly_and_a_full_cache_disk_is_ignored(real, t
     assert_no_output(real, "full/out.wav")
     logs = real.run("daemon", "logs", "-n", "400").stdout
     assert "could not write cache entry" in logs
+
+
+def test_a_file_size_limit_fails_the_output_part_way_and_clearly(real):
+    """The fallback where no tmpfs can be mounted (not root): RLIMIT_FSIZE on the daemon, which its
+    workers inherit, makes the output write stop part-way with EFBIG (Python ignores SIGXFSZ)."""
+    if os.geteuid() == 0 and not os.environ.get("SA_FAULTS_RLIMIT"):
+        pytest.skip("root: the tmpfs test covers a full disk (SA_FAULTS_RLIMIT=1 runs this one too)")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # less than the shortest output
+
+    started = subprocess.run(real.cmd("daemon", "start"), env=real.env, cwd=real.work, capture_output=True,
+                             text=True, timeout=60, preexec_fn=limit_file_size)
+    assert started.returncode == 0, started.stderr
+    daemon = real.status()["pid"]
+    result = real.run(*real.clone_args("big.wav", "hello world", "--seed", "1"), timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "error: cannot write the output file: File too large" in result.stderr
+    assert "hint: free some disk space" in result.stderr and "Traceback" not in result.stderr
+    assert_no_output(real, "big.wav")  # the 4096 bytes written before EFBIG are gone too
+    assert_daemon_healthy(real, daemon)
+    assert real.variant()["worker_pid"], "an output error is not a crash: the worker stays loaded"
