@@ -65,11 +65,11 @@ def test_full_output_disk_fails_clearly_and_a_full_cache_disk_is_ignored(real, t
     assert "could not write cache entry" in logs
 
 
+@pytest.mark.skipif(os.geteuid() == 0 and not os.environ.get("SA_FAULTS_RLIMIT"),
+                    reason="root: the tmpfs test covers a full disk (SA_FAULTS_RLIMIT=1 runs this one too)")
 def test_a_file_size_limit_fails_the_output_part_way_and_clearly(real):
     """The fallback where no tmpfs can be mounted (not root): RLIMIT_FSIZE on the daemon, which its
     workers inherit, makes the output write stop part-way with EFBIG (Python ignores SIGXFSZ)."""
-    if os.geteuid() == 0 and not os.environ.get("SA_FAULTS_RLIMIT"):
-        pytest.skip("root: the tmpfs test covers a full disk (SA_FAULTS_RLIMIT=1 runs this one too)")
 
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # less than the shortest output
