@@ -18,6 +18,8 @@ from stepaudio_protos.errors import Exit
 from stepaudio_protos.paths import Paths, ensure_private_dir
 
 MAX_STDIN_BYTES = 512 * 1024 * 1024  # far beyond any input the engine accepts (30 s)
+# far beyond what fits a prompt (8192 ids); without a bound, --text-file /dev/zero read until memory ran out
+MAX_TEXT_CHARS = 1024 * 1024
 
 
 @contextmanager
@@ -46,14 +48,22 @@ def stdin_text(what: str) -> str:
     if sys.stdin.isatty():
         raise CliError(f"the {what} '-' means standard input, but stdin is a terminal", "pipe the text in",
                        Exit.USAGE)
-    return sys.stdin.read()
+    return _bounded(sys.stdin.read(MAX_TEXT_CHARS + 1), what)
+
+
+def _bounded(text: str, what: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise CliError(f"the {what} is longer than {MAX_TEXT_CHARS} characters",
+                       "the model speaks a few hundred words per job: split the text into several jobs")
+    return text
 
 
 def read_text_file(path: str, what: str) -> str:
     if path == "-":
         return stdin_text(what)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            return _bounded(fh.read(MAX_TEXT_CHARS + 1), what)
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read the {what} from {path}: {exc}", "give a UTF-8 text file") from None
 

@@ -15,6 +15,15 @@ _MAGIC = (b"RIFF", b"RIFX", b"RF64", b"riff", b"fLaC", b"OggS", b"FORM", b"caff"
 
 
 def check_input_audio(path_text: str) -> str:
+    if path_text == "":
+        raise CliError("the input path is empty", "give the path of a recording", Exit.USAGE)
+    try:
+        return _input_audio(path_text)
+    except OSError as exc:  # the checks' own stat calls: a name too long, a parent we may not search, ...
+        raise CliError(f"cannot use {path_text}: {exc.strerror}", "check the path") from None
+
+
+def _input_audio(path_text: str) -> str:
     path = Path(path_text).expanduser()
     if not path.exists():
         if path.is_symlink():
@@ -49,6 +58,13 @@ def _mpeg_sync(head: bytes) -> bool:
 def check_output_path(path_text: str, force: bool) -> str:
     if path_text == "":
         raise CliError("the output path is empty", "pass -o out.wav", Exit.USAGE)
+    try:
+        return _output_path(path_text, force)
+    except OSError as exc:  # e.g. ENAMETOOLONG from the checks' stat calls
+        raise CliError(f"cannot write {path_text}: {exc.strerror}", "choose another output path") from None
+
+
+def _output_path(path_text: str, force: bool) -> str:
     path = Path(path_text).expanduser().absolute()
     if path.is_dir():
         raise CliError(f"output {path_text} is a directory", "give a file name, e.g. -o out.wav")

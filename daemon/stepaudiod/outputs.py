@@ -16,6 +16,13 @@ TEMP_MARK = ".stepaudio-tmp-"
 
 def check_output(path: str, force: bool) -> Path:
     """Raise OUTPUT_* errors for a target we could not (or must not) write."""
+    try:
+        return _check_output(path, force)
+    except OSError as exc:  # stat itself failed, e.g. ENAMETOOLONG: not a daemon bug, a bad path
+        raise DaemonError("OUTPUT_UNWRITABLE", f"cannot write {path}: {exc.strerror}", "choose another -o") from None
+
+
+def _check_output(path: str, force: bool) -> Path:
     target = Path(path)
     if not target.is_absolute():
         raise DaemonError("BAD_INPUT", f"output path must be absolute: {path}", "the CLI sends absolute paths")

@@ -66,6 +66,16 @@ def _flac_bytes(folder: Path) -> bytes:
     return data
 
 
+def _dense_flac(path: Path) -> None:
+    """~30 KB on disk, ~98 MB as decoded float32: FLAC compresses silence to almost nothing."""
+    import numpy as np
+    import soundfile as sf
+
+    with sf.SoundFile(str(path), "w", samplerate=384000, channels=8, format="FLAC", subtype="PCM_16") as f:
+        for _ in range(8):
+            f.write(np.zeros((384000, 8), np.int16))
+
+
 def build_corpus(folder: Path) -> None:
     """Write every corpus file into folder (once per module)."""
     good = _wav(1.0)
@@ -94,6 +104,7 @@ def build_corpus(folder: Path) -> None:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     flac = _flac_bytes(folder)
+    _dense_flac(folder / "dense.flac")
     (folder / "truncated.flac").write_bytes(flac[:len(flac) // 2])
     os.mkfifo(folder / "fifo.wav")
     os.symlink(folder / "loop_b.wav", folder / "loop_a.wav")
@@ -160,6 +171,10 @@ CASES = [
     Case("FIFO as input", clone("fifo.wav"), FAILED, "not a regular file"),
     Case("symlink loop", clone("loop_a.wav"), FAILED, "symlink"),
     Case("unreadable file", clone("unreadable.wav"), FAILED, "permission denied", skip_root=True),
+    Case("input name too long", clone("y" * 300 + ".wav"), FAILED, "File name too long"),
+    Case("empty input path", lambda d, out: ["clone", "", "hi", "--ref-text", "a", "-o", out], USAGE,
+         "the input path is empty"),
+    Case("8 ch x 384 kHz FLAC of silence", clone("dense.flac"), FAILED, "too much audio data"),
     Case("edit of a truncated wav", edit("--denoise", source="truncated.wav"), FAILED, "cannot hold"),
     # extremes that are valid input
     Case("six channels", clone("six_channels.wav"), OK, ""),
@@ -171,6 +186,8 @@ CASES = [
     Case("control characters", clone("ok.wav", "hi \x01\x1b[31m there"), FAILED, "control character"),
     Case("NUL byte (text file)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", str(d / "nul.txt"),
                                                  "--ref-text", "a", "-o", out], FAILED, "control character"),
+    Case("endless text file (/dev/zero)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", "/dev/zero",
+                                                          "--ref-text", "a", "-o", out], FAILED, "longer than"),
     Case("not UTF-8 (text file)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", str(d / "latin1.txt"),
                                                   "--ref-text", "a", "-o", out], FAILED, "UTF-8"),
     Case("mixed scripts", clone("ok.wav", "Hello 你好 こんにちは Привет مرحبا שלום"), OK, ""),
@@ -199,7 +216,7 @@ CASES = [
     Case("output /dev/null --force", clone_out("/dev/null", "--force"), FAILED, "not a regular file"),
     Case("output under a file", clone_out("a_file/out.wav"), FAILED, "not a folder"),
     Case("existing output, no --force", clone_out("existing.wav"), FAILED, "--force"),
-    Case("output name too long", clone_out("x" * 300 + ".wav"), FAILED, "too long"),
+    Case("output name too long", clone_out("x" * 300 + ".wav"), FAILED, "File name too long"),
     Case("read-only folder", clone_out("readonly/out.wav"), FAILED, "permission denied", skip_root=True),
 ]
 
@@ -241,7 +258,7 @@ def test_bad_input_case(corpus, case: Case):
     result = inst.run(*case.args(folder, str(out)), timeout=120)
     stderr = result.stderr
     assert result.returncode == case.code, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "this is a bug" not in stderr  # no internal errors
     if case.code == OK:
         with wave.open(str(out), "rb") as w:
             assert w.getframerate() == 24000 and w.getnframes() > 0
@@ -263,3 +280,13 @@ def test_existing_output_and_corpus_files_are_untouched(corpus):
     inst, folder, _ = corpus
     assert (folder / "existing.wav").read_bytes() == b"keep me"
     assert (folder / "a_file").read_bytes() == b"x"
+
+
+def test_the_daemons_output_check_turns_stat_errors_into_output_errors(tmp_path):
+    """Other clients than the CLI reach outputs.check_output directly: a name too long is a bad path."""
+    from stepaudiod.errors import DaemonError
+    from stepaudiod.outputs import check_output
+
+    with pytest.raises(DaemonError) as info:
+        check_output(str(tmp_path / ("z" * 300) / "o.wav"), force=False)
+    assert info.value.reason == "OUTPUT_UNWRITABLE" and "File name too long" in info.value.message
