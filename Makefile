@@ -20,3 +20,12 @@ test: $(VENV)/.installed
 	$(VENV)/bin/pytest -q
 
 .PHONY: install selftest test
+
+# Files generated from the CLI and the proto; tests fail when they are stale.
+generated: $(VENV)/.installed
+	$(PY) protos/generate.py
+	$(PY) -m stepaudio_cli.fast.gen_help
+	$(PY) -m stepaudio_cli.gen_completions
+	$(PY) -m stepaudio_cli.gen_docs
+
+.PHONY: generated

@@ -40,6 +40,7 @@ class ProgressView:
         self.last_line = ""
         self.progress = None
         self.task = None
+        self.stage = ""
 
     def _rich(self):
         if self.progress is None:
@@ -58,8 +59,17 @@ class ProgressView:
             return
         if self.tty:
             p = self._rich()
-            p.update(self.task, description=f"{self.label}: {stage}", extra=extra,
-                     completed=fraction if fraction >= 0 else 0, total=1.0 if fraction >= 0 else None)
+            total = 1.0 if fraction >= 0 else None
+            completed = fraction if fraction >= 0 else 0
+            if stage != self.stage:
+                # a new stage: rich marks a task finished for good once it reaches 100 %, which froze the
+                # spinner and the clock after loading; reset restarts both for each stage
+                self.stage = stage
+                p.reset(self.task, total=total, completed=completed, description=f"{self.label}: {stage}",
+                        extra=extra)
+            else:
+                p.update(self.task, description=f"{self.label}: {stage}", extra=extra, completed=completed,
+                         total=total)
             return
         line = f"{self.label}: {stage}" + (f" ({extra})" if extra and stage == "queued" else "")
         if line != self.last_line:
