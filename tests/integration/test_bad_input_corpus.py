@@ -214,6 +214,7 @@ CASES = [
     Case("output /dev/full", clone_out("/dev/full"), FAILED, "already exists"),
     Case("output /dev/full --force", clone_out("/dev/full", "--force"), FAILED, "not a regular file"),
     Case("output /dev/null --force", clone_out("/dev/null", "--force"), FAILED, "not a regular file"),
+    Case("output is a FIFO --force", clone_out("fifo.wav", "--force"), FAILED, "not a regular file"),
     Case("output under a file", clone_out("a_file/out.wav"), FAILED, "not a folder"),
     Case("existing output, no --force", clone_out("existing.wav"), FAILED, "--force"),
     Case("output name too long", clone_out("x" * 300 + ".wav"), FAILED, "File name too long"),

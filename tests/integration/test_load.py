@@ -105,12 +105,14 @@ def test_load_short_tiny_model(tiny_inst):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # measured 6 min on a busy 2-core machine; the suite default is 300 s
 @full_only
 def test_load_full_fake_engine(fake_inst):
     _run(fake_inst(64), clients=64, jobs=5)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @full_only
 def test_load_full_tiny_model(tiny_inst):
     _run(tiny_inst(64), clients=64, jobs=5)
