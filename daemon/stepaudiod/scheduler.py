@@ -195,6 +195,8 @@ class Scheduler:
             load_s = await self._ensure_loaded(slot, job)
             if load_s:
                 timings["load"] = load_s
+            if job.cancel_requested:  # cancelled while loading: engines do not interrupt a load
+                raise DaemonError("CANCELLED", "cancelled")
             result: dict = {"options": {}, "timings": {}}
             if job.kind == "transcribe":
                 result = await slot.worker.request(job.kind, {"request": job.payload},  # type: ignore[union-attr]
