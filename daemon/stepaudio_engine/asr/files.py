@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stepaudio_engine.api import EngineError, Reason
+from stepaudio_engine.load_errors import describe_torch_load_error
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT, FUNASR_MODEL_ID, resolve_tokenizer_dir
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def load_weights(path: Path, prefixes: tuple[str, ...]):
         except RuntimeError:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {exc}", DOWNLOAD_HINT) from exc
+        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {describe_torch_load_error(exc)}",
+                          DOWNLOAD_HINT) from exc
     for key in ("state_dict", "model"):   # tolerate checkpoints that wrap the state dict
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
