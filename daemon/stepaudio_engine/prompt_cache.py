@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from stepaudio_engine.vocoder import PromptFeatures
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = "1"
+STALE_TEMP_S = 3600.0  # temp files older than this belong to a dead writer
 
 
 @dataclass
@@ -97,13 +99,14 @@ class PromptCache:
         if self.folder is None:
             return
         path = self._path(key).with_suffix(".txt")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write cached transcript %s: %s", path, exc)
+            _unlink(tmp)  # a full disk leaves a partial temp file
 
     def stats(self) -> tuple[int, int]:
         """(entries, bytes) currently on disk."""
@@ -111,6 +114,7 @@ class PromptCache:
         return len(files), sum(size for _, size, _ in files)
 
     def evict(self) -> None:
+        self._sweep_stale_temps()
         files = self._files()
         total = sum(size for _, size, _ in files)
         for path, size, _ in sorted(files, key=lambda f: f[2]):
@@ -118,6 +122,19 @@ class PromptCache:
                 break
             _unlink(path)
             total -= size
+
+    def _sweep_stale_temps(self) -> None:
+        """Remove temp files of writers that died (a SIGKILLed worker never renames or deletes its temp
+        file; eviction only counts *.npz, so they would pile up). A live write takes seconds, not an hour."""
+        if self.folder is None or not self.folder.exists():
+            return
+        cutoff = time.time() - STALE_TEMP_S
+        for tmp in self.folder.glob("*/.*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    _unlink(tmp)
+            except OSError:
+                continue
 
     def _files(self) -> list[tuple[Path, int, float]]:
         if self.folder is None or not self.folder.exists():
