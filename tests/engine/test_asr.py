@@ -224,3 +224,15 @@ def test_causal_fsmn_streaming_equals_one_pass():
 def test_text_rules(tokens, text):
     """Expected strings as FunASR 1.4.16 `sentence_postprocess` gives them (checked by hand against it)."""
     assert tokens_to_text(tokens) == text
+
+
+@pytest.mark.parametrize("samples", [9600, 19700, 50000])
+def test_batched_encoder_equals_the_chunk_loop(tiny_dir, transcriber, samples):
+    """Layer-by-layer over all chunks gives the chunk loop's encoder rows (up to rounding) and the same ids."""
+    loop = Transcriber(tiny_dir, batched=False)
+    wav = _voice(samples / 16000, seed=4)[:samples]
+    batched, plain = transcriber.encode_calls(wav), loop.encode_calls(wav)
+    assert [f for _, f in batched] == [f for _, f in plain]
+    for (a, _), (b, _) in zip(batched, plain):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    assert transcriber.decode_ids(wav) == loop.decode_ids(wav)

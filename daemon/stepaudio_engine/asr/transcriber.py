@@ -61,7 +61,8 @@ class AsrChunking:
 
 class Transcriber:
     def __init__(self, tokenizer_dir: Path, device: str = "cpu", threads: int = 0,
-                 chunking: AsrChunking = AsrChunking(), *, _encoder: Optional["SanmEncoder"] = None) -> None:
+                 chunking: AsrChunking = AsrChunking(), batched: bool = True, *,
+                 _encoder: Optional["SanmEncoder"] = None) -> None:
         import torch
 
         from stepaudio_engine.tokenizer.fbank import load_cmvn
@@ -73,6 +74,7 @@ class Transcriber:
             torch.set_num_threads(threads)
         self.files: AsrFiles = find_asr_files(Path(tokenizer_dir))
         self.chunking = chunking
+        self.batched = batched      # encoder layer by layer over all chunks (same result, faster)
         conf = _read_yaml(self.files.config)
         self.opts = _frontend_options(conf, self.files.config)
         self.shift, self.scale = load_cmvn(self.files.cmvn)
@@ -92,14 +94,14 @@ class Transcriber:
 
     @classmethod
     def from_tokenizer(cls, tokenizer: "DualTokenizer", threads: int = 0,
-                       chunking: AsrChunking = AsrChunking()) -> "Transcriber":
+                       chunking: AsrChunking = AsrChunking(), batched: bool = True) -> "Transcriber":
         """Share the already-loaded vq02 encoder (its weights are ~630 MB at the released size); only the
         predictor and decoder are read from model.pt. The encoder is stateless between calls, so sharing is safe
         as long as the two are not run from two threads at once."""
         if tokenizer.vq02 is None:
             raise EngineError(Reason.INTERNAL, "the audio tokenizer was closed", "load the model again")
         return cls(tokenizer.files.root, device=str(tokenizer.device), threads=threads, chunking=chunking,
-                   _encoder=tokenizer.vq02.encoder)
+                   batched=batched, _encoder=tokenizer.vq02.encoder)
 
     def _build_predictor(self, weights: dict, conf: dict):
         from stepaudio_engine.asr.cif import CifConfig, CifPredictor
@@ -165,9 +167,26 @@ class Transcriber:
 
     def decode_ids(self, wav16k: np.ndarray, cancel: Optional[CancelToken] = None) -> list[int]:
         """The chunk loop; returns the greedy token ids without blank/<s>/</s>."""
+        from stepaudio_engine.asr.cif import CifState
+
+        ids: list[int] = []
+        cif_state, dec_state = CifState(), self.decoder.new_state()
+        for memory, is_final in self.encode_calls(wav16k, cancel):
+            if cancel is not None:
+                cancel.check()
+            ids += self.decode_memory(memory, cif_state, dec_state, is_final)
+        return ids
+
+    def encode_calls(self, wav16k: np.ndarray, cancel: Optional[CancelToken] = None) -> list:
+        """Front end + encoder for every 600 ms call: [(memory (1, overlap + T, D), is_final), ...].
+
+        With `batched` (default) all non-final calls go through the encoder layer by layer at once
+        (asr/batched_encoder.py, same result up to rounding, several times faster); the final call, whose length
+        differs, continues from the returned state through the ordinary chunk forward.
+        """
         import torch
 
-        from stepaudio_engine.asr.cif import CifState
+        from stepaudio_engine.asr.batched_encoder import encode_uniform_calls
         from stepaudio_engine.tokenizer.sanm import ChunkConfig
         from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
 
@@ -177,21 +196,29 @@ class Transcriber:
         stride = c.frames * SAMPLES_PER_LFR_FRAME
         n_chunks = wav.numel() // stride + 1
         frontend = StreamingFrontend(self.opts, self.shift, self.scale)
-        enc_state = self.encoder.new_state(enc_chunk)
-        cif_state, dec_state = CifState(), self.decoder.new_state()
-        ids: list[int] = []
-        encoded_any = False
+        calls = []      # (features (T, input), is_final); a final call may have T = 0 (re-encodes the overlap)
         for i in range(n_chunks):
-            if cancel is not None:
-                cancel.check()
             is_final = i == n_chunks - 1
             feats = frontend.feed(wav[i * stride:(i + 1) * stride], is_final)
-            if feats.shape[0] == 0 and not (is_final and encoded_any):
-                continue
-            memory = self.encoder.forward_chunk(feats[None].to(self.device), enc_state, enc_chunk)
-            encoded_any = True
-            ids += self.decode_memory(memory, cif_state, dec_state, is_final)
-        return ids
+            if feats.shape[0] > 0 or (is_final and calls):
+                calls.append((feats.to(self.device), is_final))
+        n_uniform = 0
+        if self.batched:
+            while n_uniform < len(calls) and not calls[n_uniform][1] and calls[n_uniform][0].shape[0] == c.frames:
+                n_uniform += 1
+        out = []
+        if n_uniform > 0:
+            stacked = torch.stack([f for f, _ in calls[:n_uniform]])
+            memories, state = encode_uniform_calls(self.encoder, stacked, enc_chunk,
+                                                   cancel.check if cancel is not None else None)
+            out = [(memories[i:i + 1], False) for i in range(n_uniform)]
+        else:
+            state = self.encoder.new_state(enc_chunk)
+        for feats, is_final in calls[n_uniform:]:
+            if cancel is not None:
+                cancel.check()
+            out.append((self.encoder.forward_chunk(feats[None], state, enc_chunk), is_final))
+        return out
 
     def decode_memory(self, memory: "torch.Tensor", cif_state, dec_state, is_final: bool) -> list[int]:
         """One encoder call's output rows (1, R, D) -> new token ids (CIF fires, decoder, argmax)."""
