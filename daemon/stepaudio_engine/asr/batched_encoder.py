@@ -36,8 +36,10 @@ def encode_uniform_calls(encoder: SanmEncoder, feats: torch.Tensor, chunk: Chunk
     rows = torch.arange(n_calls, device=device)[:, None] * frames + torch.arange(overlap + frames, device=device)
     h = stream[rows]                                              # (B, overlap + frames, input): each call's input
     # keys of call i: the first `frames` rows of calls i-look_back .. i-1 (missing ones masked), then its own rows
-    earlier = torch.arange(n_calls, device=device)[:, None] + torch.arange(look_back, device=device)[None]
-    present = torch.arange(look_back, device=device)[None] >= (look_back - torch.arange(n_calls, device=device))[:, None]
+    call = torch.arange(n_calls, device=device)[:, None]
+    slot = torch.arange(look_back, device=device)[None]
+    earlier = call + slot                      # index into [look_back zero pads] + calls
+    present = slot >= look_back - call         # slot j of call i holds call i - look_back + j, if that exists
     mask = torch.cat((present.repeat_interleave(frames, 1),
                       torch.ones(n_calls, overlap + frames, dtype=torch.bool, device=device)), 1)[:, None, None, :]
     layers = list(encoder.encoders0) + list(encoder.encoders)
