@@ -106,7 +106,7 @@ def main() -> None:
         rows = measure(folder, args.seconds, args.repeats)
     base = rows[0][1]
     print(f"\n{'tiny' if args.tiny else 'released size'}, {args.seconds:g} s of audio")
-    print(f"{"stage":<32}{'seconds':>10}{'x baseline':>12}{'RTF':>10}")
+    print(f"{'stage':<32}{'seconds':>10}{'x baseline':>12}{'RTF':>10}")
     for name, value in rows:
         print(f"{name:<32}{value:>10.4f}{value / base:>12.3f}{value / args.seconds:>10.4f}")
 
