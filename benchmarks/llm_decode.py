@@ -1,7 +1,8 @@
 """step1 decode speed against transformers' LlamaForCausalLM of the same shape (issue 4 performance).
 
     python benchmarks/llm_decode.py [--device cpu|cuda] [--dtype fp32|bf16] [--layers 2] [--tokens 24]
-                                    [--context 1000] [--warmup 3] [--threads N] [--prefill-runs 1]
+                                    [--context 1000] [--warmup 3] [--threads N] [--prefill-runs 2]
+                                    [--prefill-chunk 0]
 
 Both models are built in memory with random weights at the released width (hidden 3072, 48 heads, 4 KV groups,
 FFN 8192, vocab 74 752; engine-spec §6.1) and `--layers` decoder layers, in the same dtype, on the same device,
@@ -9,7 +10,9 @@ with the same torch threads. Llama (SDPA attention, untied head, its own Dynamic
 through `model(..., past_key_values=cache, use_cache=True)`; ours runs `model(ids, cache)` with its KVCache.
 
 Measured, all in this run (the baseline is Llama; ratios are ours / Llama, goal for decode <= 1.2):
-- prefill: one forward over a `--context`-token prompt, cache filled, logits of the last position only;
+- prefill: one forward over a `--context`-token prompt, cache filled, logits of the last position only
+  (`--prefill-chunk 512` runs ours in 512-position chunks as the engine's generate does; Llama stays one forward);
+  the fastest of `--prefill-runs` runs, the models taking turns;
 - decode: per-token latency of one forward + argmax at a context of `--context` tokens, the two models
   alternating token by token (so background load hits both alike), warm-up steps excluded, median and p90;
 - lm_head alone (the same 74 752 x 3072 matmul in both), hence the per-layer decode cost and a 32-layer
@@ -17,7 +20,7 @@ Measured, all in this run (the baseline is Llama; ratios are ours / Llama, goal 
 - peak memory of each model's prefill + warm-up phase above the memory before it: on CUDA
   torch.cuda.max_memory_allocated, on CPU the kernel's resident high-water mark (VmHWM, reset through
   /proc/self/clear_refs) or, where that is unavailable, a psutil RSS sampler.
-The default of 2 layers runs in about 1-2 minutes on a 2-core CPU. No timed assertions: this only prints.
+The defaults (2 layers, fp32) run in about 2 minutes on a 2-core CPU, bf16 in about 3. No timed assertions: this only prints.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -185,9 +189,12 @@ class Runner:
         return logits[:, -1].argmax(-1, keepdim=True)
 
 
-def _ours_prefill(model: Step1ForCausalLM, ids: torch.Tensor) -> tuple[KVCache, torch.Tensor]:
+def _ours_prefill(model: Step1ForCausalLM, ids: torch.Tensor, chunk: int = 0) -> tuple[KVCache, torch.Tensor]:
     cache = model.new_cache()
-    return cache, model(ids, cache, last_only=True)
+    chunk = chunk if chunk > 0 else ids.shape[1]
+    for start in range(0, ids.shape[1], chunk):
+        logits = model(ids[:, start:start + chunk], cache, last_only=True)
+    return cache, logits
 
 
 def _ours_step(model: Step1ForCausalLM, cache: KVCache, token: torch.Tensor) -> tuple[KVCache, torch.Tensor]:
@@ -317,7 +324,8 @@ def report(args: argparse.Namespace, results: dict[str, Result], device: torch.d
           + f", dtype {args.dtype}, torch threads {threads}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"shape: hidden {cfg.hidden_size}, {cfg.num_attention_heads} heads, {cfg.num_attention_groups} KV groups, "
           f"FFN {cfg.intermediate_size}, vocab {cfg.vocab_size}, {layers} layers; context {args.context}, "
-          f"{args.tokens} timed tokens after {args.warmup} warm-up, prefill runs {args.prefill_runs}; "
+          f"{args.tokens} timed tokens after {args.warmup} warm-up, prefill runs {args.prefill_runs}"
+          f"{f' (ours in chunks of {args.prefill_chunk})' if args.prefill_chunk > 0 else ''}; "
           f"memory: {ours.memory_method}")
     print(f"| {'measure':48s} | Llama (baseline) | step1 (ours) | ratio | goal   |")
     print(f"|{'-' * 50}|------------------|--------------|-------|--------|")
@@ -336,7 +344,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=24, help="timed decode tokens per model")
     parser.add_argument("--warmup", type=int, default=3, help="untimed decode steps per model")
     parser.add_argument("--context", type=int, default=1000, help="prompt length (decode context)")
-    parser.add_argument("--prefill-runs", type=int, default=1)
+    parser.add_argument("--prefill-runs", type=int, default=2)
+    parser.add_argument("--prefill-chunk", type=int, default=0,
+                        help="ours: prompt positions per forward (0: one forward; the engine uses 512)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -345,24 +355,28 @@ def main() -> None:
         parser.error("--device cuda: no CUDA device is available")
     device = torch.device(args.device)
     dtype = DTYPES[args.dtype]
+    if device.type == "cuda":     # as the engine loads it (llm/loading.py); global, so it applies to both models
+        torch.backends.cuda.matmul.allow_tf32 = True
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     torch.manual_seed(args.seed)
 
+    started = time.perf_counter()
     config = step1_config(args.layers)
     results: dict[str, Result] = {}
     with torch.inference_mode():
         llama = build_llama(config, dtype, device)
         ours = build_ours(config, dtype, device)
         runners = [Runner("Llama", llama, _llama_prefill, _llama_step),
-                   Runner("step1", ours, _ours_prefill, _ours_step)]
+                   Runner("step1", ours, partial(_ours_prefill, chunk=args.prefill_chunk), _ours_step)]
         for r in runners:
             results[r.name] = Result(r.name, weights=param_bytes(r.model))
         prompt = torch.randint(0, config.vocab_size, (1, args.context), device=device)
         first = measure_prefill(runners, results, prompt, args.prefill_runs, args.warmup, device)
         measure_decode(runners, results, first, args.tokens, device)
     report(args, results, device, threads)
+    print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

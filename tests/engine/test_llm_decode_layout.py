@@ -69,3 +69,20 @@ def test_slopes_are_copied_to_a_device_once() -> None:
     first = model._slopes(CPU)
     assert model._slopes(CPU) is first
     torch.testing.assert_close(first, alibi_slopes(CFG.num_attention_heads))
+
+
+def test_last_only_head_runs_as_one_mm_not_a_bmm_over_the_expanded_head() -> None:
+    """With weights not requiring grad (as load_llm leaves them), a (B, 1, hidden) slice of the sequence would
+    make matmul copy the whole lm_head per call; the model must feed the head a plain 2-D matrix."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = _model(6).requires_grad_(False)
+    ids = torch.randint(0, CFG.vocab_size, (2, 9), generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        full = model(ids)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            last = model(ids, model.new_cache(), last_only=True)
+    assert last.shape == (2, 1, CFG.vocab_size)
+    torch.testing.assert_close(last, full[:, -1:], atol=1e-5, rtol=1e-5)
+    ops = {event.key for event in prof.key_averages()}
+    assert "aten::bmm" not in ops and "aten::mm" in ops

@@ -219,5 +219,9 @@ class Step1ForCausalLM(nn.Module):
                 last_only: bool = False) -> torch.Tensor:
         h = self.hidden_states(input_ids, cache)
         if last_only:
-            h = h[:, -1:]
+            # 2-D on purpose: the (B, 1, hidden) slice h[:, -1:] keeps the row stride of the full sequence, so
+            # matmul cannot fold it into one mm and (weights not requiring grad, as loaded) runs a bmm over the
+            # expanded, transposed 74752x3072 head -- a copy of the whole head per prefill chunk, seconds on the
+            # CPU (docs/engine/llm.md "Performance").
+            return self.lm_head(h[:, -1]).unsqueeze(1)
         return self.lm_head(h)
