@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-TINY_VERSION = 1  # bump when the writers change what they write, so cached tiny folders are rebuilt
+TINY_VERSION = 2  # bump when the writers change what they write, so cached tiny folders are rebuilt
 
 
 def write_tiny_models(root: Path, seed: int = 0) -> dict[str, Path]:
