@@ -134,7 +134,7 @@ def step1_config(layers: int) -> Step1Config:
 def build_ours(config: Step1Config, dtype: torch.dtype, device: torch.device) -> Step1ForCausalLM:
     with torch.device(device), _default_dtype(dtype):
         model = Step1ForCausalLM(config)
-    return model.eval()
+    return model.eval().requires_grad_(False)     # as load_llm leaves it
 
 
 def build_llama(config: Step1Config, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
@@ -149,7 +149,7 @@ def build_llama(config: Step1Config, dtype: torch.dtype, device: torch.device) -
     llama_config._attn_implementation = "sdpa"
     with torch.device(device), _default_dtype(dtype):
         model = LlamaForCausalLM(llama_config)
-    return model.eval()
+    return model.eval().requires_grad_(False)
 
 
 class _default_dtype:

@@ -86,3 +86,17 @@ def test_last_only_head_runs_as_one_mm_not_a_bmm_over_the_expanded_head() -> Non
     torch.testing.assert_close(last, full[:, -1:], atol=1e-5, rtol=1e-5)
     ops = {event.key for event in prof.key_averages()}
     assert "aten::bmm" not in ops and "aten::mm" in ops
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_bias_built_in_head_chunks_equals_float32_build_then_cast(dtype: torch.dtype, monkeypatch) -> None:
+    import stepaudio_engine.llm.model as model_module
+
+    slopes = alibi_slopes(CFG.num_attention_heads)
+    i = torch.arange(3, 3 + 5, dtype=torch.float32).view(-1, 1)
+    dist = i - torch.arange(11, dtype=torch.float32).view(1, -1)
+    want = (-slopes.view(-1, 1, 1) * dist.clamp(min=0).sqrt()).masked_fill(dist < 0, float("-inf"))
+    monkeypatch.setattr(model_module, "_BIAS_CHUNK_ELEMENTS", 2 * 5 * 11)   # 6 steps of 2 heads
+    got = sqrt_alibi_bias(slopes, q_start=3, q_len=5, kv_len=11, dtype=dtype, device=CPU)
+    assert got.dtype == dtype
+    assert torch.equal(got[0], want.to(dtype))

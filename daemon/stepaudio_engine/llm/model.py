@@ -35,24 +35,34 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
     return slopes
 
 
+# float32 elements per multiplication step of sqrt_alibi_bias (16 MB)
+_BIAS_CHUNK_ELEMENTS = 1 << 22
+
+
 def sqrt_alibi_bias(slopes: torch.Tensor, q_start: int, q_len: int, kv_len: int,
                     dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Additive attention bias (1, heads, q_len, kv_len): -m_h * sqrt(i - j) for j <= i, -inf for j > i.
 
-    Queries sit at absolute positions q_start .. q_start+q_len-1, keys at 0 .. kv_len-1. Built in float32 and
-    cast to the query dtype, as the reference does (engine-spec §6.2: the bias is in the query dtype). Only the
-    q_len rows needed are built (upstream builds the full kv_len square on every step). In-place steps keep the
-    peak at one float32 (heads, q_len, kv_len) tensor (plus its cast), which matters for long prefill chunks.
+    Queries sit at absolute positions q_start .. q_start+q_len-1, keys at 0 .. kv_len-1. Computed in float32 and
+    rounded to the query dtype, as the reference does (engine-spec §6.2: the bias is in the query dtype). Only the
+    q_len rows needed are built (upstream builds the full kv_len square on every step). The product is written
+    into the output tensor a few heads at a time, so no float32 (heads, q_len, kv_len) copy exists for bf16 (same
+    values as building in float32 and casting: the multiplication runs in float32 and is rounded on store).
     """
     i = torch.arange(q_start, q_start + q_len, device=device, dtype=torch.float32).view(-1, 1)
     j = torch.arange(kv_len, device=device, dtype=torch.float32).view(1, -1)
     dist = i - j
     future = dist < 0
     root = dist.clamp_(min=0).sqrt_()
-    bias = root.unsqueeze(0) * slopes.to(device=device, dtype=torch.float32).neg().view(-1, 1, 1)
     if kv_len > q_start + 1:     # some key lies after the first query (never in a one-token decode step)
-        bias.masked_fill_(future.unsqueeze(0), float("-inf"))
-    return bias.unsqueeze(0).to(dtype)
+        root.masked_fill_(future, float("inf"))      # -m_h * inf = -inf: every slope is positive
+    factors = slopes.to(device=device, dtype=torch.float32).neg().view(-1, 1, 1)
+    bias = torch.empty(1, factors.shape[0], q_len, kv_len, dtype=dtype, device=device)
+    # a product stored into a narrower dtype goes through a float32 temporary: keep it to ~16 MB per step
+    step = max(1, _BIAS_CHUNK_ELEMENTS // (q_len * kv_len))
+    for h in range(0, factors.shape[0], step):
+        torch.mul(root, factors[h:h + step], out=bias[0, h:h + step])
+    return bias
 
 
 @dataclass
