@@ -11,7 +11,7 @@ import math
 import os
 import struct
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -130,7 +130,6 @@ class Case:
     code: int
     fragment: str                            # must appear in stderr (exit != 0) or is ignored (exit 0)
     skip_root: bool = False
-    marks: list = field(default_factory=list)
 
 
 def clone(ref: str, text: str = "hello world", ref_text: str = "a reference", *extra: str):
