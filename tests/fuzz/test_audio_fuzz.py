@@ -15,10 +15,12 @@ CI runs a short, derandomized budget (DEFAULT_EXAMPLES per test). A long run by 
 """
 from __future__ import annotations
 
+import atexit
 import io
 import math
 import os
 import resource
+import shutil
 import struct
 import tempfile
 import wave
@@ -49,6 +51,7 @@ def _max_rss() -> int:
 
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="sa-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)  # also after a bare --collect-only
 _RSS_AT_START = _max_rss()
 
 
@@ -271,11 +274,3 @@ def _varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _scratch_cleanup():
-    yield
-    import shutil
-
-    shutil.rmtree(_SCRATCH, ignore_errors=True)
