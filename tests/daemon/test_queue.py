@@ -7,7 +7,7 @@ from sa_helpers import wait_for
 
 
 def test_full_queue_answers_busy_and_queued_clients_see_their_position(sa):
-    sa.set(queue_size=1, FAKE_STEP_S=0.15)
+    sa.set(queue_size=1, FAKE_STEP_S=0.5)  # 5 s jobs: room for slow CLI start-ups on a busy machine
     first = sa.popen(*sa.clone_args("1.wav"))
     wait_for(lambda: sa.variant()["running_job"], what="first job running")
     second = sa.popen(*sa.clone_args("2.wav"))

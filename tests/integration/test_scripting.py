@@ -66,7 +66,7 @@ def test_text_from_stdin_and_voices(real):
                    input="words from stdin", timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert set(result) == {"job_id", "output", "sample_rate", "duration_s", "timings", "options", "notes"}
+    assert set(result) == {"job_id", "output", "sample_rate", "duration_s", "timings", "options", "notes", "report"}
     again = json.loads(real.run("clone", "--voice", "alice", "more words", "-o", "v2.wav", "--json").stdout)
     assert again["options"]["prompt_cache"] == "hit"  # the saved voice's tokens are reused
     assert real.run("voices", "remove", "alice").returncode == 0
