@@ -120,7 +120,7 @@ def test_kaldi_fbank_matches_kaldi_native_fbank():
     knf = pytest.importorskip("kaldi_native_fbank")
     import torch
 
-    from stepaudio_engine.tokenizer.fbank import kaldi_fbank
+    from stepaudio_engine.kaldi_fbank import kaldi_fbank
 
     x = _speechlike(1.0, 16000, seed=7)
     opts = knf.FbankOptions()
@@ -155,12 +155,13 @@ def _offline_lfr(fbank: np.ndarray, m: int = 7, n: int = 6) -> np.ndarray:
 def test_streaming_frontend_equals_offline_lfr(n_samples):
     import torch
 
-    from stepaudio_engine.tokenizer.fbank import FbankOptions, kaldi_fbank
+    from stepaudio_engine.kaldi_fbank import kaldi_fbank
+    from stepaudio_engine.tokenizer.fbank import FrontendOptions
     from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
 
     x = torch.from_numpy(_speechlike(n_samples / 16000 + 0.6, 16000, seed=n_samples)[:n_samples])
     shift, scale = np.zeros(560, np.float32), np.ones(560, np.float32)
-    frontend = StreamingFrontend(FbankOptions(), shift, scale)
+    frontend = StreamingFrontend(FrontendOptions(), shift, scale)
     n_chunks = n_samples // 3840 + 1
     pieces = [frontend.feed(x[i * 3840:(i + 1) * 3840], i == n_chunks - 1) for i in range(n_chunks)]
     streamed = torch.cat(pieces).numpy()
@@ -177,11 +178,12 @@ def test_streaming_frontend_is_a_prefix_of_offline_lfr(n_samples):
     drop the last window (never more than one)."""
     import torch
 
-    from stepaudio_engine.tokenizer.fbank import FbankOptions, kaldi_fbank
+    from stepaudio_engine.kaldi_fbank import kaldi_fbank
+    from stepaudio_engine.tokenizer.fbank import FrontendOptions
     from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
 
     x = torch.from_numpy(_speechlike(3840 * 6 / 16000 + 0.6, 16000, seed=1)[:n_samples] + np.float32(0.01))
-    frontend = StreamingFrontend(FbankOptions(), np.zeros(560, np.float32), np.ones(560, np.float32))
+    frontend = StreamingFrontend(FrontendOptions(), np.zeros(560, np.float32), np.ones(560, np.float32))
     n_chunks = n_samples // 3840 + 1
     pieces = []
     for i in range(n_chunks):
@@ -200,12 +202,13 @@ def test_streaming_frontend_drops_a_short_final_window():
     (WavFrontendOnline.forward lacks `is_final or` in its size test), so one LFR frame is lost."""
     import torch
 
-    from stepaudio_engine.tokenizer.fbank import FbankOptions, kaldi_fbank
+    from stepaudio_engine.kaldi_fbank import kaldi_fbank
+    from stepaudio_engine.tokenizer.fbank import FrontendOptions
     from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
 
     n_samples = 3840 * 4 + 500
     x = torch.from_numpy(_speechlike(1.5, 16000, seed=9)[:n_samples])
-    frontend = StreamingFrontend(FbankOptions(), np.zeros(560, np.float32), np.ones(560, np.float32))
+    frontend = StreamingFrontend(FrontendOptions(), np.zeros(560, np.float32), np.ones(560, np.float32))
     streamed = torch.cat([frontend.feed(x[i * 3840:(i + 1) * 3840], i == 4) for i in range(5)]).numpy()
     offline = _offline_lfr(kaldi_fbank(x).numpy())
     assert offline.shape[0] == 17 and streamed.shape[0] == 16
@@ -222,6 +225,39 @@ def test_vq02_length_rule_and_streaming_causality(tokenizer):
     longer = tokenizer.vq02.encode(extra)
     assert longer.codes.shape[0] == math.ceil((1 + (len(extra) - 400) // 160) / 6) == 18
     np.testing.assert_array_equal(longer.encoded[:16], full.encoded)   # streaming: later audio changes nothing
+
+
+@pytest.mark.parametrize("n_samples", [400, 3000, 3840 * 4, 3840 * 4 + 500, 3840 * 7 + 2000, 3840 * 30])
+def test_vq02_batched_encoder_gives_the_chunk_loop_codes(tokenizer, n_samples):
+    """Layer-at-a-time encoding (the default) = the chunk loop: same codes, rows equal up to rounding. Lengths
+    include N = 0 mod 3840 (empty final chunk, no flush) and a final chunk leaving < 7 frames (nothing emitted)."""
+    x = _speechlike(n_samples / 16000 + 0.6, 16000, seed=n_samples)[:n_samples] + np.float32(0.01)
+    batched = tokenizer.vq02.encode(x)
+    loop = tokenizer.vq02.encode(x, batched=False)
+    np.testing.assert_array_equal(batched.feats, loop.feats)
+    assert batched.encoded.shape == loop.encoded.shape
+    np.testing.assert_allclose(batched.encoded, loop.encoded, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(batched.codes, loop.codes)
+
+
+@pytest.mark.parametrize("max_batch", [1, 3, 5])
+def test_batched_encoder_continues_from_a_state(tokenizer, max_batch):
+    """Groups of at most `max_batch` calls, each continuing the previous group's StreamState, then a short final
+    call through forward_chunk: every call's rows equal the chunk loop's."""
+    import torch
+
+    from stepaudio_engine.tokenizer.sanm_batched import encode_calls
+
+    enc, chunk = tokenizer.vq02.encoder, tokenizer.vq02.chunk
+    gen = torch.Generator().manual_seed(max_batch)
+    calls = [torch.randn(4, enc.cfg.input_size, generator=gen) for _ in range(11)]
+    calls.append(torch.randn(2, enc.cfg.input_size, generator=gen))
+    state = enc.new_state(chunk)
+    loop = [enc.forward_chunk(c[None], state, chunk) for c in calls]
+    grouped = encode_calls(enc, calls, chunk, max_batch=max_batch)
+    assert [g.shape for g in grouped] == [r.shape for r in loop]
+    for g, r in zip(grouped, loop):
+        torch.testing.assert_close(g, r, atol=1e-5, rtol=0)
 
 
 # --- DualTokenizer on the tiny folder ---------------------------------------------------------------------

@@ -1,97 +1,44 @@
-"""vq02 front end: Kaldi-style log-mel filterbank, low frame rate (LFR) stacking and CMVN.
+"""vq02 front-end options, low frame rate (LFR) stacking and CMVN (engine-spec §3.3).
 
-The filterbank reproduces `torchaudio.compliance.kaldi.fbank` as upstream calls it from FunASR's
-`WavFrontendOnline.forward_fbank` (engine-spec §3.3): samples x 32768, 25 ms / 10 ms frames with snip_edges,
-DC removal, pre-emphasis 0.97 (first sample replicated), symmetric Hamming window, zero pad to 512, power
-spectrum, 80 Kaldi mel bins from 20 Hz to Nyquist, log with a float32-epsilon floor. Dither is off here so the
-codes are deterministic (engine-spec §3.9); upstream's default dither 1.0 adds N(0, 1) noise per sample.
-Computed in float32 torch so it follows torchaudio's arithmetic order.
+The Kaldi filterbank itself is `stepaudio_engine.kaldi_fbank` (preset VQ02_FBANK: x 32768, Hamming window, float32,
+dither 0), shared with the CAM++ speaker input. Here: LFR stacks 7 fbank frames every 6 and CMVN applies the
+<AddShift>/<Rescale> vectors of FunASR's `am.mvn` (UP:funasr_detach/frontends/wav_frontend.py).
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from stepaudio_engine.api import EngineError, Reason
+from stepaudio_engine.kaldi_fbank import VQ02_FBANK, FbankOptions
 
 
 @dataclass(frozen=True)
-class FbankOptions:
-    sample_rate: int = 16000
-    n_mels: int = 80
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    preemphasis: float = 0.97
-    low_freq: float = 20.0
+class FrontendOptions:
+    """The Paraformer front end: a Kaldi fbank followed by LFR (m frames stacked, stride n)."""
+
+    fbank: FbankOptions = field(default=VQ02_FBANK)
     lfr_m: int = 7       # frames stacked per LFR frame
     lfr_n: int = 6       # LFR stride
 
     @property
+    def sample_rate(self) -> int:
+        return self.fbank.sample_rate
+
+    @property
+    def n_mels(self) -> int:
+        return self.fbank.n_mels
+
+    @property
     def window_size(self) -> int:
-        return int(self.sample_rate * self.frame_length_ms * 0.001)
+        return self.fbank.window_size
 
     @property
     def window_shift(self) -> int:
-        return int(self.sample_rate * self.frame_shift_ms * 0.001)
-
-    @property
-    def padded_size(self) -> int:
-        return 1 << (self.window_size - 1).bit_length()   # round_to_power_of_two
-
-
-def _mel(freq: torch.Tensor | float):
-    if isinstance(freq, torch.Tensor):
-        return 1127.0 * (1.0 + freq / 700.0).log()
-    return 1127.0 * math.log(1.0 + freq / 700.0)
-
-
-@lru_cache(maxsize=4)
-def kaldi_mel_banks(opts: FbankOptions) -> torch.Tensor:
-    """(n_mels, n_fft/2 + 1) triangular Kaldi mel filters (last FFT bin gets weight 0, as in torchaudio)."""
-    n_fft_bins = opts.padded_size / 2
-    nyquist = 0.5 * opts.sample_rate
-    bin_width = opts.sample_rate / opts.padded_size
-    mel_low, mel_high = _mel(opts.low_freq), _mel(nyquist)
-    delta = (mel_high - mel_low) / (opts.n_mels + 1)
-    b = torch.arange(opts.n_mels).unsqueeze(1)
-    left = mel_low + b * delta
-    center = mel_low + (b + 1.0) * delta
-    right = mel_low + (b + 2.0) * delta
-    mel = _mel(bin_width * torch.arange(n_fft_bins)).unsqueeze(0)
-    up = (mel - left) / (center - left)
-    down = (right - mel) / (right - center)
-    banks = torch.max(torch.zeros(1), torch.min(up, down))          # (n_mels, n_fft/2)
-    return torch.nn.functional.pad(banks, (0, 1))                    # + Nyquist bin with weight 0
-
-
-def fbank_frame_count(n_samples: int, opts: FbankOptions = FbankOptions()) -> int:
-    """Frames produced with snip_edges: 1 + (n - 400) // 160, or 0 if shorter than one window."""
-    if n_samples < opts.window_size:
-        return 0
-    return 1 + (n_samples - opts.window_size) // opts.window_shift
-
-
-def kaldi_fbank(samples: torch.Tensor, opts: FbankOptions = FbankOptions()) -> torch.Tensor:
-    """float32 samples in [-1, 1] (N,) -> log-mel (T, n_mels); no dither."""
-    x = samples.to(torch.float32) * 32768.0
-    n_frames = fbank_frame_count(x.numel(), opts)
-    if n_frames == 0:
-        return torch.zeros(0, opts.n_mels)
-    frames = x.as_strided((n_frames, opts.window_size), (opts.window_shift, 1))
-    frames = frames - frames.mean(dim=1, keepdim=True)
-    previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
-    frames = frames - opts.preemphasis * previous
-    window = torch.hamming_window(opts.window_size, periodic=False, alpha=0.54, beta=0.46)
-    frames = frames * window.unsqueeze(0)
-    frames = torch.nn.functional.pad(frames, (0, opts.padded_size - opts.window_size))
-    power = torch.fft.rfft(frames).abs().pow(2.0)
-    mel = torch.mm(power, kaldi_mel_banks(opts).T)   # transposed view, as torchaudio multiplies
-    return torch.max(mel, torch.tensor(torch.finfo(torch.float32).eps)).log()
+        return self.fbank.window_shift
 
 
 def load_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:

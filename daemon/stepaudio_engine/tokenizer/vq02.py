@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -25,9 +25,11 @@ import torch
 
 from stepaudio_engine.api import CancelToken, EngineError, Reason
 from stepaudio_engine.load_errors import describe_torch_load_error
-from stepaudio_engine.tokenizer.fbank import FbankOptions, fbank_frame_count, kaldi_fbank, load_cmvn, stack_lfr
+from stepaudio_engine.kaldi_fbank import VQ02_FBANK, fbank_frame_count, kaldi_fbank
+from stepaudio_engine.tokenizer.fbank import FrontendOptions, load_cmvn, stack_lfr
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT, TokenizerFiles
 from stepaudio_engine.tokenizer.sanm import ChunkConfig, SanmConfig, SanmEncoder
+from stepaudio_engine.tokenizer.sanm_batched import encode_calls
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ CHUNK_SAMPLES_PER_FRAME = 960   # one LFR frame = 6 x 10 ms = 960 samples at 16 
 class StreamingFrontend:
     """fbank -> LFR -> CMVN on 3840-sample chunks, with upstream's caches and edge rules."""
 
-    def __init__(self, opts: FbankOptions, shift: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(self, opts: FrontendOptions, shift: np.ndarray, scale: np.ndarray) -> None:
         self.opts = opts
         self.shift = torch.from_numpy(shift)
         self.scale = torch.from_numpy(scale)
@@ -48,7 +50,7 @@ class StreamingFrontend:
         """Return the (T, n_mels * lfr_m) features this chunk completes (T may be 0)."""
         o = self.opts
         buffer = torch.cat((self.samples, chunk))
-        n_frames = fbank_frame_count(buffer.numel(), o)
+        n_frames = fbank_frame_count(buffer.numel(), o.fbank)
         self.samples = buffer[n_frames * o.window_shift:]
         context = (o.lfr_m - 1) // 2
         if n_frames == 0:
@@ -56,7 +58,7 @@ class StreamingFrontend:
                 return self._empty()
             frames, self.splice = self.splice, None
             return self._finish(frames, max(0, math.ceil((frames.shape[0] - context) / o.lfr_n)))
-        feats = kaldi_fbank(buffer[: (n_frames - 1) * o.window_shift + o.window_size], o)
+        feats = kaldi_fbank(buffer[: (n_frames - 1) * o.window_shift + o.window_size], o.fbank)
         if self.splice is None:
             self.splice = feats[:1].repeat(context, 1)
         frames = torch.cat((self.splice, feats))
@@ -133,7 +135,7 @@ def build_encoder(weights: dict[str, torch.Tensor], yaml_conf: dict, path: Path)
     return encoder.eval()
 
 
-def _frontend_options(yaml_conf: dict, path: Path) -> FbankOptions:
+def _frontend_options(yaml_conf: dict, path: Path) -> FrontendOptions:
     conf = yaml_conf.get("frontend_conf") or {}
     window = conf.get("window", "hamming")
     if window != "hamming":
@@ -141,10 +143,10 @@ def _frontend_options(yaml_conf: dict, path: Path) -> FbankOptions:
                           "this engine implements the released Paraformer front end (hamming window)")
     if float(conf.get("dither", 0.0)) != 0.0:
         log.debug("config dither %s ignored: vq02 runs with dither 0 for deterministic codes", conf["dither"])
-    return FbankOptions(sample_rate=int(conf.get("fs", 16000)), n_mels=int(conf.get("n_mels", 80)),
-                        frame_length_ms=float(conf.get("frame_length", 25)),
-                        frame_shift_ms=float(conf.get("frame_shift", 10)),
-                        lfr_m=int(conf.get("lfr_m", 7)), lfr_n=int(conf.get("lfr_n", 6)))
+    fbank = replace(VQ02_FBANK, sample_rate=int(conf.get("fs", 16000)), n_mels=int(conf.get("n_mels", 80)),
+                    frame_length_ms=float(conf.get("frame_length", 25)),
+                    frame_shift_ms=float(conf.get("frame_shift", 10)))
+    return FrontendOptions(fbank=fbank, lfr_m=int(conf.get("lfr_m", 7)), lfr_n=int(conf.get("lfr_n", 6)))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -199,14 +201,19 @@ class Vq02Tokenizer:
         params = sum(p.numel() * p.element_size() for p in self.encoder.parameters())
         return params + self.codebook.nbytes
 
-    def encode(self, wav16k: np.ndarray, cancel: Optional[CancelToken] = None) -> Vq02Result:
-        """Run the chunk loop over a 16 kHz float32 signal."""
+    def encode(self, wav16k: np.ndarray, cancel: Optional[CancelToken] = None, batched: bool = True) -> Vq02Result:
+        """Run the chunk loop over a 16 kHz float32 signal.
+
+        With `batched` (default) the encoder runs layer by layer over all calls of 4 rows at once
+        (tokenizer/sanm_batched.py: same rows up to float rounding, several times faster because the weights
+        are read once per layer instead of once per 240 ms chunk); `batched=False` is the plain chunk loop,
+        kept as the reference.
+        """
         wav = torch.from_numpy(np.ascontiguousarray(wav16k, dtype=np.float32))
         stride = self.chunk.frames * CHUNK_SAMPLES_PER_FRAME
         n_chunks = wav.numel() // stride + 1
         frontend = StreamingFrontend(self.opts, self.shift, self.scale)
-        state = self.encoder.new_state(self.chunk)
-        feats_out, enc_out = [], []
+        calls = []
         for i in range(n_chunks):
             if cancel is not None:
                 cancel.check()
@@ -215,12 +222,24 @@ class Vq02Tokenizer:
             if is_final and piece.numel() == 0:
                 break   # upstream stops here without flushing the LFR cache (engine-spec §3.4)
             feats = frontend.feed(piece, is_final)
-            if feats.shape[0] == 0:
-                continue
-            out = self.encoder.forward_chunk(feats[None].to(self.device), state, self.chunk)
-            feats_out.append(feats)
-            enc_out.append(out[0, -feats.shape[0]:].float().cpu())
+            if feats.shape[0] > 0:   # upstream calls the encoder only for chunks that produce features
+                calls.append(feats)
+        check = cancel.check if cancel is not None else None
+        enc_out = self._encode_calls([f.to(self.device) for f in calls], check, batched)
         dim_in, dim_out = self.encoder.cfg.input_size, self.encoder.cfg.output_size
-        feats_np = torch.cat(feats_out).numpy() if feats_out else np.zeros((0, dim_in), np.float32)
+        feats_np = torch.cat(calls).numpy() if calls else np.zeros((0, dim_in), np.float32)
         enc_np = torch.cat(enc_out).numpy() if enc_out else np.zeros((0, dim_out), np.float32)
         return Vq02Result(feats=feats_np, encoded=enc_np, codes=nearest_centroid(enc_np, self.codebook))
+
+    def _encode_calls(self, calls: list[torch.Tensor], check, batched: bool) -> list[torch.Tensor]:
+        """Encoder output rows kept per call: the last T rows of each (T, 560) call, float32 on the CPU."""
+        if batched:
+            outs = encode_calls(self.encoder, calls, self.chunk, check)
+        else:
+            state = self.encoder.new_state(self.chunk)
+            outs = []
+            for feats in calls:
+                if check is not None:
+                    check()
+                outs.append(self.encoder.forward_chunk(feats[None], state, self.chunk))
+        return [out[0, -feats.shape[0]:].float().cpu() for out, feats in zip(outs, calls)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..api import EngineError, Reason
-from .fbank import FbankOptions, kaldi_fbank
+from ..kaldi_fbank import CAMPPLUS_FBANK, kaldi_fbank_np
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ SAMPLE_RATE = 16000
 
 def campplus_input(wav_16k: np.ndarray) -> np.ndarray:
     """The CAM++ network input for a 16 kHz waveform: mean-normalised fbank, float32 (T, 80)."""
-    feat = kaldi_fbank(wav_16k, FbankOptions(sample_rate=SAMPLE_RATE, num_mel_bins=80))
+    feat = kaldi_fbank_np(np.asarray(wav_16k), CAMPPLUS_FBANK)   # 16 kHz, 80 bins, Povey window, float64 inside
     if feat.shape[0] == 0:
         raise EngineError(
             Reason.BAD_INPUT,
