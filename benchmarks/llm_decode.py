@@ -7,7 +7,8 @@
 Both models are built in memory with random weights at the released width (hidden 3072, 48 heads, 4 KV groups,
 FFN 8192, vocab 74 752; engine-spec §6.1) and `--layers` decoder layers, in the same dtype, on the same device,
 with the same torch threads. Llama (SDPA attention, untied head, its own DynamicCache) runs a plain greedy loop
-through `model(..., past_key_values=cache, use_cache=True)`; ours runs `model(ids, cache)` with its KVCache.
+through `model(..., past_key_values=cache, use_cache=True)` (`cache=` where transformers has renamed it); ours
+runs `model(ids, cache)` with its KVCache. Both without grad, as the engine's load_llm leaves its model.
 
 Measured, all in this run (the baseline is Llama; ratios are ours / Llama, goal for decode <= 1.2):
 - prefill: one forward over a `--context`-token prompt, cache filled, logits of the last position only
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
-import resource
 import statistics
 import sys
 import threading
@@ -119,8 +119,12 @@ def _hwm_bytes() -> int:
     return 0
 
 
-def process_peak_bytes(device: torch.device) -> int:
-    """Whole-run peak: CUDA allocator peak since the last reset is not it, so on CUDA this is the RSS too."""
+def process_peak_rss() -> int:
+    """Peak resident memory of the whole run (both models), in bytes; 0 where `resource` does not exist."""
+    try:
+        import resource
+    except ImportError:      # Windows
+        return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak * (1 if sys.platform == "darwin" else 1024)
 
@@ -332,7 +336,7 @@ def report(args: argparse.Namespace, results: dict[str, Result], device: torch.d
     for name, b, o, goal in rows:
         ratio = o / b if b > 0 else float("nan")
         print(f"| {name:48s} | {b:16.1f} | {o:12.1f} | {ratio:5.2f} | {goal:6s} |")
-    print(f"process peak RSS: {process_peak_bytes(device) / MIB:.0f} MiB (both models resident)")
+    print(f"process peak RSS: {process_peak_rss() / MIB:.0f} MiB (both models resident)")
     print("decode cost is linear in layers: full 32-layer step1 ~= lm_head + 32 x per-layer (row above).")
 
 
