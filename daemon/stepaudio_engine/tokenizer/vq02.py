@@ -11,6 +11,10 @@ The chunk loop is upstream's `infer_encoder` (UP:funasr_detach/models/paraformer
   new frames are fewer than 7, nothing is emitted (upstream's condition); when it adds no frame, the cache is
   flushed (and a flush with < 4 frames yields nothing, as upstream's caught exception does);
 * CMVN (x + shift) * scale after LFR; every emitted chunk is encoded and its last T rows kept.
+
+The encoder calls are computed layer at a time over all 4-row calls (tokenizer/sanm_batched.py), which gives the
+chunk loop's rows up to float rounding (~3e-6 at the released size) and the same codes; `encode(batched=False)`
+runs the plain loop (the reference the tests compare against).
 """
 from __future__ import annotations
 
