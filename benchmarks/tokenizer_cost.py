@@ -6,9 +6,10 @@ Runs on two random-weight models written to a temp folder: the tiny model and a 
 size (50-block SAN-M encoder, width 512, 1024-entry codebook; the vq06 ONNX stays tiny, so the two vq06 rows
 measure only our mel code and a small ONNX net). Each stage is timed on its own with the real engine code:
 resample 24 kHz -> 16 kHz, energy norm + silence trim, vq02 front end (fbank/LFR/CMVN over 240 ms chunks),
-SAN-M chunk encoder, k-means, vq06 log-mel, vq06 ONNX. The baseline is one full `DualTokenizer.tokenize`
-call measured in the same run; the table gives each stage's seconds (best of N), its share of the baseline and
-its real-time factor (seconds per second of audio).
+SAN-M encoder layer at a time over all chunks (what `tokenize` runs, tokenizer/sanm_batched.py), k-means, vq06
+log-mel, vq06 ONNX; plus, outside the sum, the SAN-M encoder chunk by chunk (the reference form, what `tokenize`
+ran before). The baseline is one full `DualTokenizer.tokenize` call measured in the same run; the table gives each
+stage's seconds (best of N), its share of the baseline and its real-time factor (seconds per second of audio).
 """
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
     return best, out
 
 
-def stage_times(folder: Path, seconds: float, repeats: int) -> list[tuple[str, float]]:
+def stage_times(folder: Path, seconds: float, repeats: int) -> list[tuple[str, float, bool]]:
+    """(stage, best seconds, counted in the sum of stages) rows; the first row is the baseline."""
     import torch
 
     from stepaudio_engine.audio import energy_norm, trim_silence
     from stepaudio_engine.resample import resample
     from stepaudio_engine.tokenizer import DualTokenizer
+    from stepaudio_engine.tokenizer.sanm_batched import encode_calls
     from stepaudio_engine.tokenizer.vq02 import CHUNK_SAMPLES_PER_FRAME, StreamingFrontend, nearest_centroid
     from stepaudio_engine.tokenizer.vq06 import log_mel, split_chunks
 
@@ -64,28 +67,36 @@ def stage_times(folder: Path, seconds: float, repeats: int) -> list[tuple[str, f
 
     t_fe, feats = best_of(repeats, front_end)
 
-    def encoder() -> np.ndarray:
+    calls = [f for f in feats if len(f)]
+
+    def encoder_loop() -> np.ndarray:
         state = vq02.encoder.new_state(vq02.chunk)
-        rows = [vq02.encoder.forward_chunk(f[None], state, vq02.chunk)[0, -f.shape[0]:] for f in feats if len(f)]
+        rows = [vq02.encoder.forward_chunk(f[None], state, vq02.chunk)[0, -f.shape[0]:] for f in calls]
         return torch.cat(rows).numpy()
 
-    t_enc, encoded = best_of(repeats, encoder)
+    def encoder_batched() -> np.ndarray:
+        outs = encode_calls(vq02.encoder, calls, vq02.chunk)
+        return torch.cat([o[0, -f.shape[0]:] for o, f in zip(outs, calls)]).numpy()
+
+    t_loop, _ = best_of(repeats, encoder_loop)
+    t_enc, encoded = best_of(repeats, encoder_batched)
     t_km, _ = best_of(repeats, lambda: nearest_centroid(encoded, vq02.codebook))
     chunks = split_chunks(trimmed)
     t_mel, mels = best_of(repeats, lambda: [log_mel(c) for c in chunks])
     t_onnx, _ = best_of(repeats, lambda: [vq06.tokens_for_mel(m) for m in mels])
-    return [("tokenize (baseline)", total), ("resample 24k->16k", t_res), ("norm + trim", t_trim),
-            ("vq02 fbank/LFR/CMVN", t_fe), ("vq02 encoder", t_enc), ("vq02 k-means", t_km),
-            ("vq06 log-mel", t_mel), ("vq06 onnx", t_onnx)]
+    return [("tokenize (baseline)", total, False), ("resample 24k->16k", t_res, True),
+            ("norm + trim", t_trim, True), ("vq02 fbank/LFR/CMVN", t_fe, True),
+            ("vq02 encoder, batched", t_enc, True), ("vq02 k-means", t_km, True), ("vq06 log-mel", t_mel, True),
+            ("vq06 onnx", t_onnx, True), ("(vq02 encoder, loop)", t_loop, False)]
 
 
-def print_table(title: str, rows: list[tuple[str, float]], seconds: float) -> None:
+def print_table(title: str, rows: list[tuple[str, float, bool]], seconds: float) -> None:
     base = rows[0][1]
     print(f"\n{title}  ({seconds:g} s of audio)")
     print(f"{'stage':<24}{'seconds':>10}{'x baseline':>12}{'RTF':>10}")
-    for name, value in rows:
+    for name, value, _ in rows:
         print(f"{name:<24}{value:>10.4f}{value / base:>12.3f}{value / seconds:>10.4f}")
-    parts = sum(v for _, v in rows[1:])
+    parts = sum(v for _, v, counted in rows if counted)
     print(f"{'sum of stages':<24}{parts:>10.4f}{parts / base:>12.3f}{parts / seconds:>10.4f}")
 
 
