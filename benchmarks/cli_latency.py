@@ -51,6 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="sa-bench-", dir="/tmp"))
     env = {**os.environ, "STEPAUDIO_HOME": str(home)}
+    if not args.engine:  # the load/unload check runs the real engine on the tiny model
+        from stepaudio_engine.tiny import ensure_tiny_models
+
+        env["STEPAUDIO_MODELS_DIR"] = str(ensure_tiny_models(Path.home() / ".cache" / "stepaudio-bench" / "tiny"))
     if args.engine:
         env["STEPAUDIO_ENGINE"] = args.engine
     sa = [str(BIN / "stepaudio")]

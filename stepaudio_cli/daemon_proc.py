@@ -9,7 +9,6 @@ import fcntl
 import os
 import socket
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,8 +74,10 @@ class SpawnLock:
         os.close(self.fd)
 
 
-def spawn_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None = None) -> "subprocess.Popen":
     """Start stepaudiod detached (own session), with our interpreter so versions match."""
+    import subprocess  # only when starting a daemon: ~3 ms that `stepaudio status` should not pay
+
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     start_log = paths.log_dir / "stepaudiod.start.log"
     with open(start_log, "wb") as err:
@@ -85,7 +86,7 @@ def spawn_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None
                                 start_new_session=True, close_fds=True, env=env)
 
 
-def wait_until_listening(paths: Paths, proc: subprocess.Popen, deadline_s: float = START_DEADLINE_S) -> None:
+def wait_until_listening(paths: Paths, proc: "subprocess.Popen", deadline_s: float = START_DEADLINE_S) -> None:
     deadline = time.monotonic() + deadline_s
     delay = 0.005
     while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Optional
+
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, SETTINGS, PING, GOAWAY, RST_STREAM = 0x0, 0x1, 0x4, 0x6, 0x7, 0x3
@@ -40,7 +40,7 @@ def _hpack_literal(name: str, value: str) -> bytes:
     return b"\x00" + _hpack_int(len(n), 7) + n + _hpack_int(len(v), 7) + v
 
 
-def _recv_exact(sock: socket.socket, n: int) -> Optional[bytes]:
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
@@ -50,7 +50,7 @@ def _recv_exact(sock: socket.socket, n: int) -> Optional[bytes]:
     return bytes(buf)
 
 
-def unary_call(sock: socket.socket, path: str, message: bytes, metadata: list[tuple[str, str]]) -> Optional[bytes]:
+def unary_call(sock: socket.socket, path: str, message: bytes, metadata: list[tuple[str, str]]) -> bytes | None:
     headers = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "localhost"),
                ("content-type", "application/grpc"), ("te", "trailers"), *metadata]
     block = b"".join(_hpack_literal(k, v) for k, v in headers)

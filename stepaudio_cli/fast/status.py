@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import Optional
-
 from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
 from stepaudio_protos.paths import resolve_paths
 
 
-def run(json_out: bool) -> Optional[int]:
+def run(json_out: bool) -> int | None:  # no typing import: ~2 ms of a ~30 ms budget
     from stepaudio_cli.fast import h2call, wire
 
     paths = resolve_paths()

@@ -5,7 +5,7 @@ descriptor, so it cannot drift from stepaudio.proto.
 from __future__ import annotations
 
 import struct
-from typing import Any
+
 
 # message -> {field number: (name, kind, repeated)}; kind is a scalar type or another message name
 SCHEMA: dict[str, dict[int, tuple[str, str, bool]]] = {
@@ -52,13 +52,13 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _default(kind: str, repeated: bool) -> Any:
+def _default(kind: str, repeated: bool) -> object:
     if repeated:
         return []
     return DEFAULTS[kind] if kind in DEFAULTS else decode(kind, b"")
 
 
-def decode(message: str, buf: bytes) -> dict[str, Any]:
+def decode(message: str, buf: bytes) -> dict[str, object]:
     schema = SCHEMA[message]
     out = {name: _default(kind, rep) for name, kind, rep in schema.values()}
     pos = 0
@@ -92,7 +92,7 @@ def decode(message: str, buf: bytes) -> dict[str, Any]:
     return out
 
 
-def _convert(kind: str, wire: int, value: Any) -> Any:
+def _convert(kind: str, wire: int, value: object) -> object:
     if kind == "string":
         return bytes(value).decode("utf-8")
     if kind == "double":
