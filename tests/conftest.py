@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,33 @@ def sa():
     """A hermetic installation driven through the real CLI, daemon and worker (fake engine)."""
     root = short_tmp()
     inst = StepAudio(root)
+    try:
+        yield inst
+    finally:
+        inst.shutdown()
+        cleanup(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """The tiny model folder, written once per test session (about 10 s) and shared by every test that
+    runs the real engine; never modified by a test (tests that damage models work on copies)."""
+    from stepaudio_engine.tiny import ensure_tiny_models
+
+    return ensure_tiny_models(tmp_path_factory.mktemp("tiny") / "models")
+
+
+@pytest.fixture
+def real(tiny_models):
+    """A hermetic installation whose daemon hosts the real engine on the tiny model."""
+    root = short_tmp()
+    inst = StepAudio(root, engine="stepaudio_engine.engine:Engine", models_dir=tiny_models, device="cpu",
+                     threads=1)
+    inst.models_source = tiny_models  # type: ignore[attr-defined]  # for tests that copy or damage it
+    # selftest looks for the tiny folder in the cache dir: reuse the session's instead of writing another
+    cache = inst.home / "cache"
+    cache.mkdir(parents=True)
+    os.symlink(tiny_models, cache / "tiny-models")
     try:
         yield inst
     finally:

@@ -11,10 +11,8 @@ from stepaudio_cli import model_files
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    from stepaudio_engine.tiny import ensure_tiny_models
-
-    return ensure_tiny_models(tmp_path_factory.mktemp("tiny") / "models")
+def tiny(tiny_models) -> Path:
+    return tiny_models
 
 
 def _files_under(root: Path) -> set[str]:
