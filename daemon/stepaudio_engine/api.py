@@ -21,6 +21,7 @@ class Reason(str, Enum):
     OUT_OF_MEMORY = "OUT_OF_MEMORY"    # the device or host ran out of memory
     CANCELLED = "CANCELLED"            # the cancel flag was set and the engine stopped between steps
     UNSUPPORTED = "UNSUPPORTED"        # valid request this build/device cannot serve (e.g. awq on CPU)
+    OUTPUT_UNWRITABLE = "OUTPUT_UNWRITABLE"  # the output could not be written (disk full, quota, …)
     INTERNAL = "INTERNAL"              # a bug: anything else
 
 

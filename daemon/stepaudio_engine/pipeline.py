@@ -247,7 +247,7 @@ class Pipeline:
             with open(path, "wb") as fh:
                 fh.write(buffer.getbuffer())
         except OSError as exc:
-            raise EngineError(Reason.BAD_INPUT, f"cannot write the output file: {exc.strerror or exc}",
+            raise EngineError(Reason.OUTPUT_UNWRITABLE, f"cannot write the output file: {exc.strerror or exc}",
                               "free some disk space, or write to another folder with -o") from exc
         watch.add("write", started)
 
