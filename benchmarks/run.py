@@ -58,6 +58,15 @@ def run_one(name: str, args: list[str]) -> tuple[str, str, float]:
     return shown, text, seconds
 
 
+def _merge(old: str, new_sections: list[str]) -> list[str]:
+    """With --only: keep the other sections of the existing file, replace the ones just measured."""
+    parts = old.split("\n## ")[1:]
+    kept = ["## " + p.rstrip("\n") + "\n" for p in parts]
+    fresh = {sec.split("\n", 1)[0]: sec for sec in new_sections}
+    merged = [fresh.pop(sec.split("\n", 1)[0], sec) for sec in kept]
+    return merged + list(fresh.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs (minutes instead of tens of minutes)")
@@ -73,6 +82,8 @@ def main() -> None:
         print(f"running {name} …", file=sys.stderr, flush=True)
         shown, text, seconds = run_one(name, quick if args.quick else full)
         sections.append(f"## {title}\n\nCommand: `{shown}` ({seconds:.0f} s)\n\n{text}\n")
+    if args.only and Path(args.out).exists():
+        sections = _merge(Path(args.out).read_text(), sections)
     head = ("# Benchmarks\n\nRegenerate with `python benchmarks/run.py` (add `--quick` for a shorter run). Every "
             "ratio is measured against a baseline in the same run on the same machine.\n\n"
             f"Machine: {machine()}\n\nDate: {time.strftime('%Y-%m-%d %H:%M %Z')}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stepaudio_engine.api import EngineError, Reason
-from stepaudio_engine.load_errors import describe_torch_load_error
+from stepaudio_engine.load_errors import read_state_dict
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT, FUNASR_MODEL_ID, resolve_tokenizer_dir
 
 log = logging.getLogger(__name__)
@@ -67,22 +67,8 @@ def load_weights(path: Path, prefixes: tuple[str, ...]):
     """
     import torch
 
-    try:
-        try:
-            obj: Any = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {describe_torch_load_error(exc)}",
-                          DOWNLOAD_HINT) from exc
-    for key in ("state_dict", "model"):   # tolerate checkpoints that wrap the state dict
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict):
-        raise EngineError(Reason.MODEL_CORRUPT, f"{path}: not a state dict ({type(obj).__name__})", DOWNLOAD_HINT)
     out = {}
-    for name, tensor in obj.items():
-        name = name[len("module."):] if name.startswith("module.") else name
+    for name, tensor in read_state_dict(path, DOWNLOAD_HINT, mmap=True).items():
         if name.startswith(prefixes):
             out[name] = tensor.float().clone() if tensor.dtype != torch.float32 else tensor.clone()
     return out

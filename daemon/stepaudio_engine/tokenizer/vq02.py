@@ -22,13 +22,13 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
 from stepaudio_engine.api import CancelToken, EngineError, Reason
-from stepaudio_engine.load_errors import describe_torch_load_error
+from stepaudio_engine.load_errors import describe_torch_load_error, read_state_dict
 from stepaudio_engine.kaldi_fbank import VQ02_FBANK, fbank_frame_count, kaldi_fbank
 from stepaudio_engine.tokenizer.fbank import FrontendOptions, load_cmvn, stack_lfr
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT, TokenizerFiles
@@ -92,17 +92,7 @@ class Vq02Result:
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"cannot load {path}: {describe_torch_load_error(exc)}",
-                          DOWNLOAD_HINT) from exc
-    for key in ("state_dict", "model"):   # tolerate checkpoints that wrap the state dict
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict):
-        raise EngineError(Reason.MODEL_CORRUPT, f"{path}: not a state dict ({type(obj).__name__})", DOWNLOAD_HINT)
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+    return read_state_dict(path, DOWNLOAD_HINT)
 
 
 def _encoder_config(weights: dict[str, torch.Tensor], yaml_conf: dict, path: Path) -> SanmConfig:
