@@ -29,6 +29,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: f
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
+def process_gone(pid: int) -> bool:
+    """True once `pid` has exited (reaped or a zombie). Race-free: the process may vanish between any two
+    psutil calls, so there is exactly one call and NoSuchProcess means gone."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def write_wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
     import math
 

@@ -5,9 +5,8 @@ import os
 import signal
 import time
 
-import psutil
 
-from sa_helpers import wait_for
+from sa_helpers import process_gone, wait_for
 
 
 def _running_worker(sa) -> int:
@@ -54,8 +53,7 @@ def test_sigstopped_worker_is_killed_within_the_cancel_grace(sa):
     job.send_signal(signal.SIGINT)
     assert job.wait(timeout=10) == 130
     started = time.monotonic()
-    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-             timeout=5, what="worker killed")
+    wait_for(lambda: process_gone(pid), timeout=5, what="worker killed")
     assert time.monotonic() - started < 1.0 + 2.0  # grace plus scheduling slack
     wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=5, what="slot reset")
     assert not (sa.work / "f.wav").exists() and not sa.stray_files()
@@ -68,7 +66,7 @@ def test_hung_engine_is_killed_after_cancel(sa):
     time.sleep(0.3)
     job.send_signal(signal.SIGINT)
     assert job.wait(timeout=10) == 130
-    wait_for(lambda: not psutil.pid_exists(pid), timeout=5, what="hung worker killed")
+    wait_for(lambda: process_gone(pid), timeout=5, what="hung worker killed")
     assert sa.run(*sa.clone_args("h.wav")).returncode == 0
 
 
@@ -89,7 +87,7 @@ def test_worker_exits_when_the_daemon_dies(sa):
     worker = sa.variant()["worker_pid"]
     daemon = sa.status()["pid"]
     os.kill(daemon, signal.SIGKILL)
-    wait_for(lambda: not psutil.pid_exists(worker), timeout=5, what="orphan worker exit")
+    wait_for(lambda: process_gone(worker), timeout=5, what="orphan worker exit")
 
 
 def test_crash_during_load_is_reported(sa):

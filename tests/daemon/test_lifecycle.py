@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from sa_helpers import wait_for
+from sa_helpers import process_gone, wait_for
 
 
 def test_load_then_offload_then_unload_by_idle_timers(sa):
@@ -19,7 +19,7 @@ def test_load_then_offload_then_unload_by_idle_timers(sa):
     wait_for(lambda: sa.variant()["tier"] == "offloaded", timeout=10, what="offload")
     assert sa.variant()["worker_pid"] == pid  # offloaded: the worker lives on
     wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=10, what="unload")
-    wait_for(lambda: not psutil.pid_exists(pid), timeout=5, what="worker exit")
+    wait_for(lambda: process_gone(pid), timeout=5, what="worker exit")
     assert sa.variant()["worker_pid"] == 0
 
 
@@ -67,7 +67,7 @@ def test_unload_by_hand_to_cpu_and_all(sa):
     assert sa.variant()["tier"] == "offloaded" and psutil.pid_exists(pid)
     result = sa.run("unload", "--all")
     assert result.returncode == 0 and "base: unloaded" in result.stderr
-    wait_for(lambda: not psutil.pid_exists(pid), timeout=5, what="worker exit")
+    wait_for(lambda: process_gone(pid), timeout=5, what="worker exit")
     assert not sa.worker_pids()
 
 
@@ -83,7 +83,7 @@ def test_offloaded_variant_resumes_for_the_next_job(sa):
 def test_idle_daemon_shuts_itself_down(sa):
     sa.set(idle_shutdown=0.5)
     pid = sa.status()["pid"]
-    wait_for(lambda: not psutil.pid_exists(pid), timeout=10, what="idle shutdown")
+    wait_for(lambda: process_gone(pid), timeout=10, what="idle shutdown")
     assert not sa.socket.exists()
 
 

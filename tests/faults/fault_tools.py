@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from sa_helpers import StepAudio, wait_for, write_wav
+from sa_helpers import StepAudio, process_gone, wait_for, write_wav
 
 
 class FollowedJob:
@@ -81,10 +81,7 @@ def kill_when_stopped(pid: int) -> None:
 
 
 def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    return process_gone(pid)
 
 
 def assert_daemon_healthy(inst: StepAudio, pid: int | None = None) -> dict:
