@@ -48,8 +48,7 @@ class DaemonClient:
             # another CLI may have started it while we waited for the lock
             if daemon_proc.peer_check(self.paths) and self._open_and_check():
                 return self
-            proc = daemon_proc.spawn_daemon(self.paths, self.daemon_args, self.daemon_env)
-            daemon_proc.wait_until_listening(self.paths, proc)
+            daemon_proc.start_daemon(self.paths, self.daemon_args, self.daemon_env)
             self.started_daemon = True
         if not self._open_and_check():
             raise CliError("the daemon we started speaks another version", "reinstall stepaudio", Exit.UNAVAILABLE)

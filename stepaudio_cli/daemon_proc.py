@@ -10,7 +10,6 @@ import os
 import socket
 import struct
 import sys
-import time
 from pathlib import Path
 
 from stepaudio_cli.errors import CliError
@@ -74,30 +73,36 @@ class SpawnLock:
         os.close(self.fd)
 
 
-def spawn_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None = None) -> "subprocess.Popen":
-    """Start stepaudiod detached (own session), with our interpreter so versions match."""
+def start_daemon(paths: Paths, extra_args: list[str], env: dict[str, str] | None = None,
+                 deadline_s: float = START_DEADLINE_S) -> None:
+    """Start stepaudiod detached (own session, our interpreter so versions match) and return once its
+    socket accepts calls. The daemon says so on a pipe (`--ready-fd`): we block on it rather than
+    poll the socket, so the wait ends the moment it is ready; EOF first means it died."""
+    import select
     import subprocess  # only when starting a daemon: ~3 ms that `stepaudio status` should not pay
 
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     start_log = paths.log_dir / "stepaudiod.start.log"
-    with open(start_log, "wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "stepaudiod.main", *extra_args],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True, close_fds=True, env=env)
-
-
-def wait_until_listening(paths: Paths, proc: "subprocess.Popen", deadline_s: float = START_DEADLINE_S) -> None:
-    deadline = time.monotonic() + deadline_s
-    delay = 0.005
-    while time.monotonic() < deadline:
-        if paths.token_file.exists() and peer_check(paths):
-            return
-        if proc.poll() is not None:
-            raise CliError(f"the daemon exited during start-up (code {proc.returncode})",
-                           log_tail_hint(paths), Exit.UNAVAILABLE)
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
-    raise CliError(f"the daemon did not come up within {deadline_s:.0f} s", log_tail_hint(paths), Exit.UNAVAILABLE)
+    ready_r, ready_w = os.pipe()
+    try:
+        with open(start_log, "wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "stepaudiod.main", "--ready-fd", str(ready_w),
+                                     *extra_args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, start_new_session=True, pass_fds=(ready_w,), env=env)
+    finally:
+        os.close(ready_w)  # the daemon holds the only write end now: its exit means EOF for us
+    try:
+        readable, _, _ = select.select([ready_r], [], [], deadline_s)
+        said = os.read(ready_r, 64) if readable else None
+    finally:
+        os.close(ready_r)
+    if said and said.startswith(b"ready"):
+        return
+    if said is None:
+        raise CliError(f"the daemon did not come up within {deadline_s:.0f} s", log_tail_hint(paths),
+                       Exit.UNAVAILABLE)
+    code = proc.wait(timeout=5)
+    raise CliError(f"the daemon exited during start-up (code {code})", log_tail_hint(paths), Exit.UNAVAILABLE)
 
 
 def log_tail_hint(paths: Paths, lines: int = 10) -> str:

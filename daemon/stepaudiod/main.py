@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "per-user Unix socket and loads models lazily.")
     parser.add_argument("--version", action="version", version=f"stepaudiod {__version__}")
     parser.add_argument("--log-stderr", action="store_true", help="also log to stderr")
+    parser.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see notify_ready
     for f in fields(Settings):
         if f.metadata.get("hidden"):
             continue
@@ -91,7 +92,21 @@ def write_token(path: Path) -> str:
     return token
 
 
-async def serve(loaded, token: str) -> int:
+def notify_ready(fd: Optional[int]) -> None:
+    """Tell the CLI that started us that the socket accepts calls: one line on the pipe it passed
+    (`--ready-fd`), then close it. The CLI blocks on that pipe instead of polling the socket, so a cold
+    `stepaudio status` waits no longer than start-up itself; EOF without the line means we died."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"ready\n")
+    except OSError:
+        pass  # the CLI gave up waiting; nothing to tell
+    finally:
+        os.close(fd)
+
+
+async def serve(loaded, token: str, ready_fd: Optional[int] = None) -> int:
     import grpc
 
     from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
@@ -117,6 +132,7 @@ async def serve(loaded, token: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     log.info("stepaudiod %s serving on %s (pid %d)", __version__, paths.socket, os.getpid())
+    notify_ready(ready_fd)
     watcher = asyncio.create_task(_idle_watch(scheduler, loaded.settings.idle_shutdown, stop))
     await stop.wait()
     log.info("shutting down")
@@ -155,6 +171,7 @@ def _unlink(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     to_stderr = args.pop("log_stderr")
+    ready_fd = args.pop("ready_fd")
     try:
         loaded = load_settings(flags=args)
     except SettingsError as exc:
@@ -174,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     setup_logging(paths, loaded.settings.log_level, to_stderr)
     token = write_token(paths.token_file)
-    return asyncio.run(serve(loaded, token))
+    return asyncio.run(serve(loaded, token, ready_fd))
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def _ensure_daemon(paths) -> bool:
         daemon_proc.ensure_runtime_dir(paths)
         with daemon_proc.SpawnLock(paths.spawn_lock):
             if not daemon_proc.peer_check(paths):
-                daemon_proc.wait_until_listening(paths, daemon_proc.spawn_daemon(paths, []))
+                daemon_proc.start_daemon(paths, [])
         return True
     except CliError:
         return False  # the full client reports it with its hint

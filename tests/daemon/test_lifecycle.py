@@ -104,3 +104,16 @@ def test_result_json_carries_options_and_timings(sa):
     assert data["output"].endswith("out.wav") and data["sample_rate"] == 24000
     assert data["options"]["seed"] == 7 and data["options"]["variant"] == "base"
     assert {"queued", "load", "total"} <= set(data["timings"])
+
+
+def test_a_daemon_that_dies_during_start_up_is_reported_with_its_last_words(sa):
+    """The CLI waits on the daemon's ready pipe; EOF without "ready" means it died: say why, at once."""
+    sa.set(LOG_LEVEL="bogus")
+    started = time.monotonic()
+    for args in (("status",), ("load",)):  # the fast path and the full client
+        result = sa.run(*args)
+        assert result.returncode == 3, result.stderr
+        assert "the daemon exited during start-up (code 2)" in result.stderr
+        assert "log_level = 'bogus' from STEPAUDIO_LOG_LEVEL" in result.stderr  # the start log's tail
+    assert time.monotonic() - started < 20  # not the 30 s start deadline
+    assert not sa.daemon_pids()
