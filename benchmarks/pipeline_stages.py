@@ -1,6 +1,7 @@
 """Stage breakdown of clone and edit, and what the prompt cache saves (issue 5), in-process on the tiny model.
 
-    python benchmarks/pipeline_stages.py [--models DIR] [--repeats 3] [--ref-seconds 3] [--threads 1]
+    python benchmarks/pipeline_stages.py [--models DIR] [--tokenizer tiny|released] [--repeats 3]
+                                         [--ref-seconds 3] [--threads 1]
 
 Runs stepaudio_engine.engine.Engine directly (no daemon, no CLI) on the tiny model (written to a temp folder
 unless --models names one), with the prompt cache on. Per repeat, with a fresh reference recording each time:
@@ -12,7 +13,9 @@ One clone on another reference runs first as a warm-up and is not counted.
 Baselines measured in the same run: each stage's share of its job's total, and for the cache the tokenize
 stage on a miss (ratio = hit ÷ miss, target ≤ 0.02). The tiny model's LLM and vocoder are far cheaper than the
 released ones, so the shares say where the tiny pipeline spends time, not the released one; the tokenize stage
-runs the real-size audio front end (fbank, resampling) on tiny networks. No assertions: this only prints.
+runs the real-size audio front end (fbank, resampling) on tiny networks. `--tokenizer released` swaps in a
+Paraformer of the released size (random weights, ~880 MB, written to the temp folder; vq06 ONNX and CAM++
+stay tiny), so the cache's miss costs what the vq02 half of a real miss costs. No assertions: this only prints.
 """
 from __future__ import annotations
 
@@ -48,6 +51,15 @@ def _voice(path: Path, seconds: float, seed: int) -> Path:
     return path
 
 
+def _swap_in_released_tokenizer(models: Path) -> None:
+    import shutil
+
+    from stepaudio_engine.tiny.tokenizer import RELEASED_SIZES, TOKENIZER_FOLDER, write_random_tokenizer
+
+    shutil.rmtree(models / TOKENIZER_FOLDER)
+    write_random_tokenizer(models, seed=0, sizes=RELEASED_SIZES)
+
+
 def _median(jobs: list[dict], stage: str) -> float:
     return statistics.median(job.get(stage, 0.0) for job in jobs)
 
@@ -62,6 +74,8 @@ def _breakdown(name: str, jobs: list[dict]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, help="models folder (default: the tiny model in a temp folder)")
+    parser.add_argument("--tokenizer", choices=("tiny", "released"), default="tiny",
+                        help="size of the Paraformer in the generated model folder (ignored with --models)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ref-seconds", type=float, default=3.0, help="reference / input length (s)")
     parser.add_argument("--threads", type=int, default=1, help="torch/onnxruntime threads (the daemon's setting)")
@@ -77,6 +91,8 @@ def main() -> int:
             from stepaudio_engine.tiny import ensure_tiny_models
 
             models = ensure_tiny_models(tmp / "models")
+            if args.tokenizer == "released":
+                _swap_in_released_tokenizer(models)
         engine = Engine()
         started = time.perf_counter()
         engine.load(LoadOptions(models_dir=str(models), device="cpu", threads=args.threads,
@@ -105,7 +121,8 @@ def main() -> int:
             edits.append(res.timings)
             durations.append(res.duration_s)
 
-    print(f"pipeline stages, in-process Engine on {'the tiny model' if args.models is None else models}, "
+    on = f"the tiny model ({args.tokenizer} tokenizer)" if args.models is None else models
+    print(f"pipeline stages, in-process Engine on {on}, "
           f"CPU, {args.threads} thread(s), reference {args.ref_seconds:.1f} s, seed {args.seed}, "
           f"median of {args.repeats} repeats, load average {os.getloadavg()[0]:.1f}")
     print(f"engine load {load_s:.2f} s; output lengths {min(durations):.2f}-{max(durations):.2f} s")

@@ -26,6 +26,8 @@ BENCHMARKS = [
      ["--jobs", "200"], ["--jobs", "20"]),
     ("load_status", "Status latency under load (64 clients x 5 jobs)", [], ["--clients", "16", "--jobs", "2"]),
     ("pipeline_stages", "Clone and edit stage breakdown and prompt-cache effect (tiny model)", [], []),
+    ("pipeline_stages", "Prompt-cache effect with a released-size vq02 tokenizer",
+     ["--tokenizer", "released"], ["--tokenizer", "released", "--repeats", "1"]),
     ("tokenizer_cost", "Audio tokenizer cost for 10 s of audio", [], []),
     ("asr_cost", "Transcription cost for 10 s of audio", [], []),
     ("llm_decode", "step1 decode vs transformers Llama", [], []),
