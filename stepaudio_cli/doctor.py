@@ -22,8 +22,8 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 
 # pyproject.toml: what the CLI/daemon need, what the engine (model worker) needs, and optional extras.
 CLI_PACKAGES = ("grpcio", "protobuf", "typer", "rich", "platformdirs", "psutil")
-ENGINE_PACKAGES = ("torch", "numpy", "scipy", "soundfile", "soxr", "librosa", "safetensors", "sentencepiece",
-                   "transformers", "onnx", "pyyaml")
+ENGINE_PACKAGES = ("torch", "numpy", "soundfile", "soxr", "safetensors", "sentencepiece", "transformers", "onnx",
+                   "pyyaml")
 OPTIONAL_PACKAGES = {"huggingface_hub": "`stepaudio models pull`",
                      "bitsandbytes": "the bnb variant", "compressed-tensors": "the awq variant"}
 TORCH_VERSION = "2.13.0"

@@ -5,8 +5,8 @@ Steps and numbers follow engine-spec §2 (UP:tts.py `preprocess_prompt_wav`, UP:
 
 * load -> mono (mean over channels) -> peak cap 0.6 (only attenuates; quiet audio is left alone);
 * tokenizer path: resample to 16 kHz -> energy norm (peak 0.999, floor 0.01) -> silence trim
-  (librosa top_db 20, frame 512, hop 128; keep 800 samples before the onset; length rounded up to a
-  multiple of 240 samples plus 4320).
+  (librosa.effects.trim's definition, restated in dsp.py: top_db 20, frame 512, hop 128; keep 800 samples
+  before the onset; length rounded up to a multiple of 240 samples plus 4320).
 """
 from __future__ import annotations
 
@@ -190,14 +190,13 @@ def trimmed_length(start: int, end: int) -> int:
 
 def trim_silence(wav: np.ndarray) -> np.ndarray:
     """Upstream's silence trim for 16 kHz audio: 50 ms before the onset, fixed-formula length."""
-    import librosa
+    from stepaudio_engine.dsp import nonsilent_span
 
     x = np.asarray(wav, dtype=np.float32)
     if x.size == 0:
         return np.zeros(TRIM_TAIL, dtype=np.float32)
-    _, (start, end) = librosa.effects.trim(x, top_db=TRIM_TOP_DB, frame_length=TRIM_FRAME,
-                                           hop_length=TRIM_HOP)
-    length = trimmed_length(int(start), int(end))
+    start, end = nonsilent_span(x, top_db=TRIM_TOP_DB, frame_length=TRIM_FRAME, hop_length=TRIM_HOP)
+    length = trimmed_length(start, end)
     shift = int(start) - TRIM_KEEP_BEFORE
     x = x[shift:] if shift > 0 else np.concatenate([np.zeros(-shift, dtype=np.float32), x])
     if len(x) >= length:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from stepaudio_engine.api import CancelToken, EngineError, Reason
+from stepaudio_engine.dsp import slaney_mel_filters
 from stepaudio_engine.tokenizer.folders import DOWNLOAD_HINT
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,9 @@ MIN_CHUNK_SAMPLES = 480            # shorter chunks are dropped by upstream
 TOKENS_PER_SECOND = 25
 
 
-@lru_cache(maxsize=2)
 def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, 201) float32 Slaney mel filter bank, as whisper's mel_filters.npz."""
-    import librosa
-
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+    return slaney_mel_filters(SAMPLE_RATE, N_FFT, n_mels)
 
 
 def log_mel(chunk: np.ndarray, n_mels: int = N_MELS) -> np.ndarray:

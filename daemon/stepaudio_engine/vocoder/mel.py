@@ -6,19 +6,16 @@ Output: float32 (T_mel, num_mels) with T_mel = floor(N / hop) (50 frames per sec
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from stepaudio_engine.dsp import slaney_mel_filters
 
 from .config import MelConfig
 
 
-@functools.lru_cache(maxsize=4)
 def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """librosa.filters.mel with its defaults (Slaney scale, Slaney norm), as matcha uses; (n_mels, n_fft//2+1)."""
-    import librosa
-
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
+    return slaney_mel_filters(sr, n_fft, n_mels, fmin, fmax)
 
 
 def prompt_mel(wav_24k: np.ndarray, cfg: MelConfig | None = None) -> np.ndarray:
