@@ -119,6 +119,7 @@ def check_tokenizer(root: Path) -> list[FileCheck]:
     def weights(path: Path) -> str:
         import torch
 
+        from stepaudio_engine.meta import build_meta
         from stepaudio_engine.tokenizer.sanm import SanmEncoder
         from stepaudio_engine.tokenizer.vq02 import _encoder_config, _read_yaml
 
@@ -126,8 +127,7 @@ def check_tokenizer(root: Path) -> list[FileCheck]:
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
         conf = _read_yaml(para / "config.yaml") if (para / "config.yaml").is_file() else {}
         cfg = _encoder_config(state, conf, path)
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in SanmEncoder(cfg).state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in build_meta(lambda: SanmEncoder(cfg)).state_dict().items()}
         enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         problems = _shapes_problems(expected, enc)
         if problems:

@@ -17,6 +17,7 @@ from stepaudio_engine.api import EngineError, Reason
 
 from .checkpoint import Checkpoint, open_checkpoint
 from .config import Step1Config, read_config
+from ..meta import build_meta
 from .contract import compare, expected_tensors, require
 from .model import Step1ForCausalLM
 from .variants import check_variant
@@ -120,9 +121,7 @@ def assert_materialized(model: nn.Module, folder: Path) -> None:
 
 
 def meta_model(config: Step1Config) -> Step1ForCausalLM:
-    with torch.device("meta"):
-        model = Step1ForCausalLM(config)
-    return model
+    return build_meta(lambda: Step1ForCausalLM(config))
 
 
 def load_base(config: Step1Config, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Step1ForCausalLM:

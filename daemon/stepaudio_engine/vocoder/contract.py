@@ -16,6 +16,7 @@ from torch import nn
 
 from ..api import EngineError, Reason
 from ..load_errors import describe_torch_load_error
+from ..meta import build_meta
 from .config import FlowConfig, HiftConfig
 from .flow import FlowModel
 from .hift import HiFTGenerator
@@ -34,12 +35,6 @@ _MAX_NAMES = 8  # how many key names an error message lists per category
 
 def _shapes_of(module: nn.Module) -> Shapes:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
-
-
-def build_meta(factory: Callable[[], M]) -> M:
-    """Construct a module without allocating or initialising its weights."""
-    with torch.device("meta"):
-        return factory()
 
 
 def flow_parameters(cfg: FlowConfig) -> Shapes:

@@ -2,7 +2,7 @@
 
 F0 predictor → harmonic-plus-noise source (9 harmonics) → its STFT is injected at every upsampling stage of a
 HiFi-GAN style decoder whose head predicts a 16-point magnitude/phase spectrum, inverted with iSTFT (hop 4).
-Weight norm uses torch's parametrization, so keys read `X.parametrizations.weight.original0/1` (spec §7.9).
+Weight norm is a parametrization (weight_norm.py, equal to torch's), so keys read `X.parametrizations.weight.original0/1` (spec §7.9).
 Randomness (initial harmonic phases, source noise) comes from an explicit torch.Generator, or is replayed from
 recorded draws (hift_noise.HiftNoise) to compare implementations on the same randomness.
 """
@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import weight_norm
 
 from .config import HiftConfig
 from .hift_noise import HiftNoise, NoiseDraws
+from .weight_norm import weight_norm
 
 Randomness = Union[torch.Generator, HiftNoise, NoiseDraws]
 
