@@ -7,6 +7,7 @@ per daemon with env vars and per request with markers in the text:
   FAKE_NOISE=1      print junk to stdout while loading (must not break the protocol)
   text "[[crash]]"  SIGKILL itself mid-job;   "[[hang]]"  ignore cancel and sleep for a long time
   text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception
+  text "[[write-early]]"  open the output and write half a header before the steps (a long write in flight)
 It writes a real 24 kHz 16-bit WAV with the stdlib wave module (no numpy needed).
 """
 from __future__ import annotations
@@ -70,6 +71,9 @@ class FakeEngine:
             raise RuntimeError("fake engine bug")
         step = float(os.environ.get("FAKE_STEP_S", "0"))
         started = time.monotonic()
+        if "[[write-early]]" in text:
+            with open(output, "wb") as partial:
+                partial.write(b"RIFF")
         for i in range(10):
             if "[[crash]]" in text and i == 3:
                 print("fake engine: about to crash", file=sys.stderr, flush=True)

@@ -2,16 +2,21 @@
 into place only when the job succeeded (DESIGN.md §6). A failed or cancelled job leaves nothing.
 
 No-clobber without --force is atomic: os.link() fails if the target appeared in the meantime.
+A daemon killed mid-job cannot delete its temp file, so each one is recorded in a journal (`Pending`)
+while it may exist, and the next daemon deletes what the records name.
 """
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from pathlib import Path
 
 from stepaudiod.errors import DaemonError
 
 TEMP_MARK = ".stepaudio-tmp-"
+
+log = logging.getLogger(__name__)
 
 
 def check_output(path: str, force: bool) -> Path:
@@ -95,3 +100,47 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class Pending:
+    """Journal of output temp files that a job may be writing: a record (file named after the job, holding
+    the temp path) exists from before the worker gets the job until the temp file is committed or
+    discarded. Only one daemon runs per state folder (its lifetime lock), so the records are ours."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def add(self, job_id: str, temp: Path) -> None:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self.folder / job_id).write_text(str(temp), encoding="utf-8")
+        except OSError as exc:  # the journal is a safety net: a full state disk must not fail the job
+            log.warning("could not record temp file %s: %s", temp, exc)
+
+    def remove(self, job_id: str) -> None:
+        try:
+            (self.folder / job_id).unlink()
+        except OSError:
+            pass
+
+    def sweep(self) -> list[Path]:
+        """Delete the temp files named by records a dead daemon left; returns the ones deleted."""
+        deleted = []
+        for record in sorted(self.folder.glob("*")) if self.folder.is_dir() else []:
+            try:
+                temp = Path(record.read_text(encoding="utf-8").strip())
+            except (OSError, UnicodeDecodeError):
+                temp = None
+            # only ever our own hidden temp names: a damaged record must not delete a user's file
+            if temp is not None and TEMP_MARK in temp.name and temp.name.startswith("."):
+                try:
+                    if temp.is_file() and not temp.is_symlink():
+                        os.unlink(temp)
+                        deleted.append(temp)
+                except OSError as exc:
+                    log.warning("could not delete %s left by an earlier daemon: %s", temp, exc)
+            self.remove(record.name)
+        if deleted:
+            log.info("deleted %d temp file(s) left by an earlier daemon: %s", len(deleted),
+                     ", ".join(map(str, deleted)))
+        return deleted

@@ -66,6 +66,8 @@ class Scheduler:
         self.idle_since = time.monotonic()
         self.closing = False
         self.cache = CacheStats(loaded.paths.prompt_cache_dir, self.settings.cache_max_mb * 1024 * 1024)
+        self.pending = outputs.Pending(loaded.paths.pending_dir)
+        self.pending.sweep()  # temp outputs of a daemon that was killed mid-job
 
     # ---- public API used by the server ------------------------------------------------------
     def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
@@ -205,6 +207,7 @@ class Scheduler:
             elif job.kind != "load":
                 assert job.target is not None
                 temp = outputs.temp_path_for(job.target, job.id)
+                self.pending.add(job.id, temp)
                 request = {**job.payload, "output": str(temp)}
                 result = await slot.worker.request(job.kind, {"request": request},  # type: ignore[union-attr]
                                                    progress=self._relay(job))
@@ -229,6 +232,7 @@ class Scheduler:
         finally:
             if temp is not None:
                 outputs.discard(temp)
+                self.pending.remove(job.id)
             if slot.worker is not None and not slot.worker.alive:
                 slot.reset()
             slot.running = None

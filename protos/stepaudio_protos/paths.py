@@ -65,6 +65,11 @@ class Paths:
         return self.log_dir / "stepaudiod.log"
 
     @property
+    def pending_dir(self) -> Path:
+        """One record per output temp file a worker may be writing (daemon/stepaudiod/outputs.py)."""
+        return self.state_dir / "pending"
+
+    @property
     def prompt_cache_dir(self) -> Path:
         return self.cache_dir / "prompts"
 

@@ -35,6 +35,31 @@ def test_daemon_killed_mid_job_is_reported_and_the_next_command_starts_afresh(sa
     assert_no_output(sa, "a.wav")
 
 
+def test_temp_output_of_a_daemon_killed_mid_write_is_deleted_by_the_next_daemon(sa):
+    """The one thing a dead daemon cannot clean up itself: the hidden temp file its worker was writing.
+    The journal under state/pending names it, and the next daemon deletes it at start-up."""
+    sa.set(FAKE_STEP_S=0.5)
+    job = follow(sa, *sa.clone_args("c.wav", "[[write-early]] a long output"))
+    job.wait_stage("generating", timeout=60)
+    wait_for(lambda: sa.stray_files(), timeout=10, what="the temp file to appear")
+    daemon = sa.status()["pid"]
+    os.kill(daemon, signal.SIGKILL)
+    assert job.finish(timeout=30) == 3, job.stderr
+    assert_no_workers(sa)
+    assert sa.stray_files()  # left behind: nobody could delete it
+    keep = sa.work / ".not-ours.stepaudio-tmp-x.wav"
+    keep.write_bytes(b"a user's file that merely looks like a temp name")
+    precious = sa.work / "precious.wav"
+    precious.write_bytes(b"RIFF")
+    (sa.home / "state" / "pending" / "forged").write_text(str(precious))  # a record naming a user's file
+
+    sa.set(FAKE_STEP_S=0)
+    assert sa.status()["pid"] != daemon  # a new daemon; its start-up sweeps the journal
+    assert sa.stray_files() == [keep.name] and not (sa.work / "c.wav").exists() and precious.exists()
+    assert not any((sa.home / "state" / "pending").iterdir())
+    keep.unlink()
+
+
 def test_daemon_killed_while_loading_takes_the_worker_with_it(sa):
     sa.set(FAKE_LOAD_S=5)
     job = follow(sa, "load")
