@@ -63,10 +63,12 @@ class DaemonClient:
             self.health_reply = reply
             return True
         other = f"stepaudiod {reply.daemon_version} (protocol {reply.protocol_version})"
-        if not reply.idle:
+        if not (reply.idle or reply.no_jobs):
             raise CliError(f"{other} is running and busy; this CLI is {__version__} (protocol {PROTOCOL_VERSION})",
                            "wait for its jobs to finish, or `stepaudio daemon stop` it", Exit.UNAVAILABLE)
-        print(f"note: replacing idle {other} with stepaudiod {__version__}", file=sys.stderr)
+        what = "idle " if reply.idle else ""
+        lost = "" if reply.idle else " (no job was running; its loaded model is unloaded)"
+        print(f"note: replacing {what}{other} with stepaudiod {__version__}{lost}", file=sys.stderr)
         self.shutdown_and_wait()
         return False
 

@@ -139,6 +139,10 @@ class Scheduler:
     def idle(self) -> bool:
         return not self.queue and all(s.tier == "unloaded" and s.running is None for s in self.slots.values())
 
+    def has_jobs(self) -> bool:
+        """A job is queued or running (loading a model for one counts)."""
+        return bool(self.queue) or any(s.running is not None for s in self.slots.values())
+
     def idle_for(self) -> float:
         return time.monotonic() - self.idle_since if self.idle() else 0.0
 

@@ -67,7 +67,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     async def Health(self, request, context):
         return pb.HealthReply(daemon_version=__version__, protocol_version=PROTOCOL_VERSION, pid=os.getpid(),
                               uptime_s=time.monotonic() - self.started, idle=self.scheduler.idle(),
-                              uid=os.getuid())
+                              uid=os.getuid(), no_jobs=not self.scheduler.has_jobs())
 
     async def Status(self, request, context):
         s = self.scheduler

@@ -1,5 +1,6 @@
-"""A daemon of another stepaudio version already running (issue 8, fault 6): idle, the CLI replaces it
-with a one-line note; busy, the CLI exits 3 with a clear message and leaves it alone."""
+"""A daemon of another stepaudio version already running (issue 8, fault 6): idle, or with a model loaded
+but no job, the CLI replaces it with a one-line note; busy, the CLI exits 3 with a clear message and leaves
+it alone; a daemon too old to say whether it has jobs is replaced only when idle."""
 from __future__ import annotations
 
 import json
@@ -64,3 +65,29 @@ def test_a_busy_daemon_of_another_version_is_left_alone_with_exit_3(sa):
     assert again.returncode == 0, again.stderr
     assert "note: replacing idle" in again.stderr
     assert json.loads(again.stdout)["pid"] != other_pid
+
+
+def _other_with_a_warm_model(sa, **extra: str) -> int:
+    done = _other_run(sa, *sa.clone_args("w.wav", "warm", "--keep-alive", "-1"), **extra)
+    assert done.returncode == 0, done.stderr
+    other = json.loads(_other_run(sa, "status", "--json", **extra).stdout)
+    assert other["daemon_version"] == OTHER and any(v["tier"] == "loaded" for v in other["variants"])
+    return other["pid"]
+
+
+def test_a_daemon_of_another_version_with_a_warm_model_but_no_job_is_replaced(sa):
+    other_pid = _other_with_a_warm_model(sa)
+    result = sa.run("status", "--json")
+    assert result.returncode == 0, result.stderr
+    assert f"note: replacing stepaudiod {OTHER} (protocol" in result.stderr
+    assert "(no job was running; its loaded model is unloaded)" in result.stderr
+    assert json.loads(result.stdout)["pid"] != other_pid
+    wait_for(lambda: gone(other_pid), timeout=10, what="the other daemon to exit")
+    wait_for(lambda: not sa.worker_pids(), timeout=15, what="its worker to exit")
+
+
+def test_a_daemon_too_old_to_report_its_jobs_is_replaced_only_when_idle(sa):
+    other_pid = _other_with_a_warm_model(sa, SA_FAULTS_NO_JOBS_FIELD="absent")
+    refused = sa.run("status")
+    assert refused.returncode == 3 and "is running and busy" in refused.stderr
+    assert sa.daemon_pids() == [other_pid]

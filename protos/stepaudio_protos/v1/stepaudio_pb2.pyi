@@ -15,20 +15,22 @@ class HealthRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class HealthReply(_message.Message):
-    __slots__ = ("daemon_version", "protocol_version", "pid", "uptime_s", "idle", "uid")
+    __slots__ = ("daemon_version", "protocol_version", "pid", "uptime_s", "idle", "uid", "no_jobs")
     DAEMON_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
     IDLE_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
+    NO_JOBS_FIELD_NUMBER: _ClassVar[int]
     daemon_version: str
     protocol_version: int
     pid: int
     uptime_s: float
     idle: bool
     uid: int
-    def __init__(self, daemon_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ..., idle: _Optional[bool] = ..., uid: _Optional[int] = ...) -> None: ...
+    no_jobs: bool
+    def __init__(self, daemon_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., pid: _Optional[int] = ..., uptime_s: _Optional[float] = ..., idle: _Optional[bool] = ..., uid: _Optional[int] = ..., no_jobs: _Optional[bool] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()
