@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from sa_helpers import StepAudio, cleanup, short_tmp
+
+# Tests press Ctrl-C on CLI subprocesses (SIGINT → exit 130). A runner started in the background of a
+# non-interactive shell (`cmd &`, nohup) has SIGINT ignored, and an ignored signal stays ignored across
+# exec, so every CLI we start would ignore Ctrl-C. A handler (unlike SIG_IGN) resets to the default on exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
