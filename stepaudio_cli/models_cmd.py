@@ -144,35 +144,72 @@ def _pull_parts(part: str, with_tokenizer: bool) -> list[str]:
 
 
 def _download(repo: str, folder: Path, revision: str) -> None:
-    """snapshot_download into folder (huggingface_hub's local_dir mode): files already there at this commit
-    are skipped; a connection dropped mid-file is resumed with an HTTP Range request."""
+    """Every file of the repository at `revision` into folder, resumable across runs (hub_download.py):
+    files already in place are kept, partial ones continue where the last run stopped."""
     try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+        from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled,
                                             RepositoryNotFoundError, RevisionNotFoundError)
+
+        from stepaudio_cli import hub_download
     except ImportError:
         raise CliError("downloading needs the huggingface_hub package", "pip install 'huggingface_hub>=1.0'") \
             from None
-    # huggingface_hub resumes a dropped connection within the run (Range requests); a failed run discards
-    # its partial file (huggingface_hub 2.x file_download._download_to_tmp_and_move) but keeps finished ones
-    resume = "run the same command again: files already downloaded are kept"
+    resume = "run the same command again: finished files are kept and partial ones continue"
     try:
-        snapshot_download(repo, revision=revision, local_dir=folder)
+        plan = hub_download.plan(repo, revision)
+        todo = hub_download.missing(plan, folder)
+        err(f"  {len(plan.files)} files at commit {plan.commit[:12]} ({human_bytes(plan.total_bytes)}); "
+            f"{len(todo)} to fetch ({human_bytes(sum(f.size for f in todo))})")
+        with _PullProgress() as progress:
+            hub_download.download(plan, folder, progress)
+    except OfflineModeIsEnabled:
+        raise CliError(f"cannot download {repo}: HF_HUB_OFFLINE is set", "unset HF_HUB_OFFLINE") from None
     except (RepositoryNotFoundError, GatedRepoError) as exc:
         raise CliError(f"{repo} was not found on the hub ({_first_line(exc)})", "check the repository name and your access "
                        "(`hf auth login` for gated repositories)") from None
     except RevisionNotFoundError as exc:
         raise CliError(f"{repo}: {_first_line(exc)}", "pass an existing --revision (default: main)") from None
-    except LocalEntryNotFoundError as exc:
-        raise CliError(f"cannot reach the model hub for {repo}: {_first_line(exc)}",
-                       "check the network (or HF_ENDPOINT / HF_HUB_OFFLINE); " + resume) from None
+    except hub_download.DownloadError as exc:
+        raise CliError(f"downloading {repo} failed: {exc}", resume) from None
     except (HfHubHTTPError, OSError) as exc:
         raise CliError(f"downloading {repo} failed: {_first_line(exc)}", resume) from None
-    except Exception as exc:  # httpx2 network errors and the like
+    except Exception as exc:  # the listing's network errors (httpx2 and the like)
         if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
-            raise CliError(f"downloading {repo} failed: {type(exc).__name__}: {_first_line(exc)}", resume) \
-                from None
+            raise CliError(f"cannot reach the model hub for {repo}: {type(exc).__name__}: {_first_line(exc)}",
+                           "check the network (or HF_ENDPOINT); " + resume) from None
         raise
+
+
+class _PullProgress:
+    """A rich bar per file on a terminal; otherwise one line when each file starts (logs stay short)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "_PullProgress":
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+
+            self.bar = Progress(TextColumn("  {task.description}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, f, done: int, size: int) -> None:
+        if f.path not in self.tasks:
+            self.tasks[f.path] = self.bar.add_task(f.path, total=size, completed=done) if self.bar else 0
+            if self.bar is None:
+                resumed = f", continuing at {human_bytes(done)}" if done else ""
+                err(f"  fetching {f.path} ({human_bytes(size)}{resumed})")
+        elif self.bar is not None:
+            self.bar.update(self.tasks[f.path], completed=done)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -188,7 +225,8 @@ def pull(
     no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="do not also fetch Step-Audio-Tokenizer"),
 ) -> None:
     """Download a variant (and the tokenizer it needs) from Hugging Face into the models folder.
-    Files already downloaded are kept when run again. Prints each folder on stdout."""
+    Run it again after a failure or Ctrl-C: finished files are kept, partial ones continue, and each
+    weight file is checked against the hub's SHA-256. Prints each folder on stdout."""
     from stepaudio_cli.model_files import HF_REPOS, TOKENIZER, TOKENIZER_FOLDER, VARIANT_FOLDERS, part_status
 
     root = models_root(ctx, models_dir)

@@ -195,32 +195,58 @@ def test_pull_downloads_the_variant_and_the_tokenizer(sa, tiny, hub, tmp_path):
         {"tokenizer": True, "base": True, "bnb": False, "awq": False}
 
 
-def test_pull_resumes_dropped_connections_and_keeps_finished_files(sa, tiny, hub, tmp_path):
-    """Run 1: the shard's connection drops after 12 MB and the retry meets a server error, so the pull fails
-    with a hint. Run 2: files finished in run 1 are not fetched again; the shard's connection drops again
-    and huggingface_hub continues from the 10 MiB chunk it has (a Range request); the result is intact.
-    (huggingface_hub 2.x discards a partial file when its run fails, so resuming is within one run.)"""
+def test_pull_resumes_across_runs_and_keeps_finished_files(sa, tiny, hub, tmp_path):
+    """Run 1: the shard's connection drops after 12 MB and every retry meets a server error, so the pull
+    fails with a hint, keeping the 12 MB in a .part file. Run 2: files finished in run 1 are not fetched
+    again and the shard continues at byte 12 000 000; its connection drops once more after 5 MB and the
+    retry continues at 17 000 000; the result is intact."""
+    from stepaudio_cli.hub_download import MAX_ATTEMPTS, PARTIAL_DIR
+
     root = tmp_path / "models"
     llm = root / "Step-Audio-EditX"
-    hub.faults[SHARD] = [12_000_000, 500]
+    hub.faults[SHARD] = [12_000_000] + [500] * (MAX_ATTEMPTS - 1)
     failed = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
     assert failed.returncode == 1, failed.stderr
-    assert "downloading stepfun-ai/Step-Audio-EditX failed" in failed.stderr
-    assert "run the same command again" in failed.stderr
+    assert "downloading stepfun-ai/Step-Audio-EditX failed" in failed.stderr and "HTTP 500" in failed.stderr
+    assert "hint: run the same command again: finished files are kept and partial ones continue" in failed.stderr
     assert not (llm / SHARD).exists()
-    finished = {f for f in _files_under(llm) if not f.startswith(".cache/")}
+    assert (llm / PARTIAL_DIR / (SHARD + ".part")).stat().st_size == 12_000_000
+    finished = {f for f in _files_under(llm) if not f.startswith(PARTIAL_DIR)}
+    assert finished  # the files listed before the shard
 
     hub.requests.clear()
-    hub.faults[SHARD] = [12_000_000]
+    hub.faults[SHARD] = [5_000_000]
     result = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
     assert result.returncode == 0, result.stderr
+    assert f"fetching {SHARD} (" in result.stderr and "continuing at" in result.stderr
     fetched = {r.path.split("/resolve/")[1].split("/", 1)[1] for r in hub.requests
                if "/resolve/" in r.path and r.method == "GET"}
     assert SHARD in fetched and not fetched & finished
     shard_gets = [r for r in hub.requests if r.path.endswith(SHARD) and r.method == "GET"]
-    assert [r.range for r in shard_gets] == [None, f"bytes={10 * 1024 * 1024}-"]
+    assert [r.range for r in shard_gets] == ["bytes=12000000-", "bytes=17000000-"]
     _same_tree(tiny / "Step-Audio-EditX", llm)
+    assert not (llm / PARTIAL_DIR).exists()
     assert not (root / "Step-Audio-Tokenizer").exists()
+
+
+def test_pull_checks_each_weight_file_against_the_hubs_sha256(sa, tiny, hub, tmp_path):
+    """A partial file whose bytes are not the hub's (a disk error, a changed file) is caught by the SHA-256
+    the hub lists for LFS files: deleted, reported, and fetched whole on the next run."""
+    from stepaudio_cli.hub_download import PARTIAL_DIR
+
+    root = tmp_path / "models"
+    llm = root / "Step-Audio-EditX"
+    size = (tiny / "Step-Audio-EditX" / SHARD).stat().st_size
+    part = llm / PARTIAL_DIR / (SHARD + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\0" * size)  # full length, wrong bytes: nothing left to fetch, so only the hash can tell
+    failed = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
+    assert failed.returncode == 1, failed.stderr
+    assert f"{SHARD}: SHA-256" in failed.stderr and "the partial file was deleted" in failed.stderr
+    assert not part.exists() and not (llm / SHARD).exists()
+    again = sa.run("models", "pull", "--no-tokenizer", "--models-dir", str(root), timeout=120)
+    assert again.returncode == 0, again.stderr
+    _same_tree(tiny / "Step-Audio-EditX", llm)
 
 
 def test_pull_errors_name_the_problem(sa, hub, tmp_path):
