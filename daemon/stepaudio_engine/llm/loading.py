@@ -15,9 +15,9 @@ from torch import nn
 
 from stepaudio_engine.api import EngineError, Reason
 
+from ..meta import build_meta
 from .checkpoint import Checkpoint, open_checkpoint
 from .config import Step1Config, read_config
-from ..meta import build_meta
 from .contract import compare, expected_tensors, require
 from .model import Step1ForCausalLM
 from .variants import check_variant

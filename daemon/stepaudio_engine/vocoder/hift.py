@@ -2,7 +2,8 @@
 
 F0 predictor → harmonic-plus-noise source (9 harmonics) → its STFT is injected at every upsampling stage of a
 HiFi-GAN style decoder whose head predicts a 16-point magnitude/phase spectrum, inverted with iSTFT (hop 4).
-Weight norm is a parametrization (weight_norm.py, equal to torch's), so keys read `X.parametrizations.weight.original0/1` (spec §7.9).
+Weight norm is a parametrization (weight_norm.py, equal to torch's), so keys read
+`X.parametrizations.weight.original0/1` (spec §7.9).
 Randomness (initial harmonic phases, source noise) comes from an explicit torch.Generator, or is replayed from
 recorded draws (hift_noise.HiftNoise) to compare implementations on the same randomness.
 """
