@@ -84,13 +84,18 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             queue=[pb.QueuedJob(job_id=j.id, kind=j.kind, variant=j.variant, position=i,
                                 waited_s=time.monotonic() - j.created)
                    for i, j in enumerate(s.queue, start=1)],
-            queue_capacity=self.loaded.settings.queue_size, cache=self._cache_status(),
+            queue_capacity=self.loaded.settings.queue_size, cache=await self._cache_status(),
             daemon_rss_bytes=self.process.memory_info().rss, log_file=str(self.loaded.paths.log_file),
             idle_shutdown_in_s=idle_in)
 
-    def _cache_status(self) -> pb.CacheStatus:
+    async def _cache_status(self) -> pb.CacheStatus:
         stats = self.scheduler.cache
-        entries, size = stats.disk_usage()
+        usage = stats.remembered_usage()
+        if usage is None:
+            generation = stats.generation()
+            usage = await asyncio.to_thread(stats.disk_usage)
+            stats.remember(usage, generation)
+        entries, size = usage
         return pb.CacheStatus(path=str(stats.folder), hits=stats.hits, misses=stats.misses, entries=entries,
                               bytes=size, max_bytes=stats.max_bytes)
 

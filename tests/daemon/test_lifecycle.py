@@ -31,7 +31,7 @@ def test_job_longer_than_keep_alive_is_never_unloaded_under_it(sa):
     while job.poll() is None:
         v = sa.variant()
         if v["running_job"]:
-            assert v["tier"] == "loaded"
+            assert v["tier"] in ("loading", "loaded")  # never offloaded or unloaded under a running job
             seen.add(v["worker_pid"])
         time.sleep(0.05)
     assert job.returncode == 0, job.stderr.read()
