@@ -3,7 +3,7 @@
     python benchmarks/cli_latency.py [--runs 40] [--cold-runs 10]
 
 Prints a table: median wall time of `python -c pass` (baseline), `stepaudio --help`,
-`stepaudio status` against a warm daemon, and no-daemon → answered status (auto-start included),
+`stepaudio status` against a warm daemon (also with 10 000 prompt-cache entries on disk), and no-daemon → answered status (auto-start included),
 each with its ratio to the baseline; then the daemon's resident memory with nothing loaded, and
 after a load/unload cycle whether any worker process remains. Uses a throwaway STEPAUDIO_HOME.
 """
@@ -33,6 +33,17 @@ def timed(cmd: list[str], env: dict, runs: int, before=None) -> list[float]:
         subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         samples.append(time.perf_counter() - start)
     return samples
+
+
+CACHE_ENTRIES = 10_000  # ~1.6 GB of real entries (about 160 KB each for a 10 s reference)
+
+
+def fill_prompt_cache(folder: Path, n: int) -> None:
+    """n small files named like cache entries (status counts entries and bytes, not their contents)."""
+    for i in range(n):
+        name = f"{i:064x}"
+        (folder / name[-2:]).mkdir(parents=True, exist_ok=True)
+        (folder / name[-2:] / f"{name}.npz").write_bytes(b"\0" * 64)
 
 
 def daemon_pid(home: Path) -> int:
@@ -68,6 +79,8 @@ def main() -> None:
         helps = timed(sa + ["--help"], env, args.runs)
         subprocess.run(sa + ["status"], env=env, capture_output=True, check=True)  # warm the daemon
         warm = timed(sa + ["status"], env, args.runs)
+        fill_prompt_cache(home / "cache" / "prompts", CACHE_ENTRIES)  # a well-used cache: status must not slow
+        warm_full = timed(sa + ["status"], env, args.runs)
         cold = timed(sa + ["status"], env, args.cold_runs, before=stop)
         pid = daemon_pid(home)
         time.sleep(0.5)
@@ -83,6 +96,7 @@ def main() -> None:
     b = statistics.median(base)
     rows = [("python3 -c pass (baseline)", b), ("stepaudio --help", statistics.median(helps)),
             ("stepaudio status, warm daemon", statistics.median(warm)),
+            (f"... with {CACHE_ENTRIES} prompt-cache entries", statistics.median(warm_full)),
             ("stepaudio status, no daemon (auto-start)", statistics.median(cold))]
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; runs {args.runs} "
           f"(cold {args.cold_runs}); bytecode cache on; {time.strftime('%Y-%m-%d')}")
