@@ -2,9 +2,10 @@
 keep-alive timers and the tiers loaded → offloaded (CPU RAM) → unloaded (DESIGN.md §2, §5).
 
 Rules:
-- keep-alive counts from the end of the last job, never while a job runs; a request's keep-alive
-  (capped by keep_alive_max) becomes the variant's; 0 = unload after this job unless more jobs for
-  the variant are queued; negative = keep until unloaded by hand.
+- keep-alive counts from the end of the last job, never while a job runs; each job sets it: its
+  request's keep-alive (capped by keep_alive_max) or, without one, the daemon's keep_alive (as Ollama:
+  a one-off `--keep-alive 0` must not unload every later job's model); 0 = unload after this job
+  unless more jobs for the variant are queued; negative = keep until unloaded by hand.
 - offload_after (if shorter than keep-alive) moves an idle variant's weights to CPU RAM first.
 - at most max_loaded variants have a worker; the least recently used idle one makes room.
 - a worker crash fails only the job in flight; the variant goes back to unloaded.
@@ -241,8 +242,7 @@ class Scheduler:
                 slot.reset()
             slot.running = None
             slot.last_end = time.monotonic()
-            if job.keep_alive is not None:
-                slot.keep_alive = job.keep_alive
+            slot.keep_alive = self.settings.keep_alive if job.keep_alive is None else job.keep_alive
             self._arm(slot)
             self._mark_activity()
             self._dispatch()

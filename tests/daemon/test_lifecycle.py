@@ -46,6 +46,15 @@ def test_keep_alive_zero_unloads_after_the_job(sa):
     assert not sa.worker_pids()
 
 
+def test_a_requests_keep_alive_applies_to_that_request_only(sa):
+    assert sa.run(*sa.clone_args("a.wav"), "--keep-alive", "0").returncode == 0
+    wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=5, what="unload after keep-alive 0")
+    assert sa.run(*sa.clone_args("b.wav")).returncode == 0  # no --keep-alive: the daemon's 300 s again
+    time.sleep(0.5)
+    v = sa.variant()
+    assert v["tier"] == "loaded" and v["keep_alive_s"] == 300.0
+
+
 def test_negative_keep_alive_keeps_and_ceiling_caps_it(sa):
     sa.set(keep_alive_max=0.5, offload_after=0)
     assert sa.run(*sa.clone_args(), "--keep-alive", "-1").returncode == 0
