@@ -40,7 +40,7 @@ complete -c stepaudio -f
 # stepaudio
 complete -c stepaudio -n '__stepaudio_at \'\'' -a 'clone' -d 'Say TEXT in the voice of the REF recording (or of a saved --voice).'
 complete -c stepaudio -n '__stepaudio_at \'\'' -a 'edit' -d 'Edit a recording: change its emotion, style or speed, add sounds, remove noise or silence.'
-complete -c stepaudio -n '__stepaudio_at \'\'' -a 'transcribe' -d 'Print what each recording says (the Paraformer ASR that ships with the tokenizer).'
+complete -c stepaudio -n '__stepaudio_at \'\'' -a 'transcribe' -d 'Print what each recording says (the Paraformer ASR that ships with the tokenizer). \'-\' reads one'
 complete -c stepaudio -n '__stepaudio_at \'\'' -a 'batch' -d 'Run clone/edit jobs from JSON lines; print one JSON result per line, in input order.'
 complete -c stepaudio -n '__stepaudio_at \'\'' -a 'status' -d 'Show what is loaded, on which device, memory, idle timers, queue, cache and settings.'
 complete -c stepaudio -n '__stepaudio_at \'\'' -a 'load' -d 'Load a model variant now, so the next job starts at once.'

@@ -84,8 +84,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         return Exit.INTERRUPTED
     except Exception as exc:  # click usage errors and the like
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a (possibly vendored) click exception
-            exc.show()
-            return Exit.USAGE if type(exc).__name__ in _USAGE_ERRORS else int(exc.exit_code)
+            if type(exc).__name__ not in _USAGE_ERRORS:
+                exc.show()
+                return int(exc.exit_code)
+            # the same error:/hint: shape as every other error, not click's Usage/Error block
+            command = getattr(getattr(exc, "ctx", None), "command_path", "") or "stepaudio"
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            print(f"hint: see `{command} --help`", file=sys.stderr)
+            return Exit.USAGE
         if "--debug" in args:
             raise
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -39,6 +39,8 @@ def stdin_audio(folder: Path) -> str:
     data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
     if len(data) > MAX_STDIN_BYTES:
         raise CliError("the audio on stdin is too large", "give a file of at most 30 s")
+    if not data:
+        raise CliError("stdin is empty: no audio arrived", "pipe a WAV file in: cat in.wav | …", Exit.USAGE)
     path = folder / "stdin.wav"
     path.write_bytes(data)
     return str(path)

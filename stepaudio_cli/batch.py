@@ -8,6 +8,7 @@ crash) unless --force. Exit code 0 if every line succeeded or was skipped, 1 oth
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -105,7 +106,8 @@ def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Option
                                             "each line must be one JSON object")}
     except CliError as exc:
         if "already exists" in exc.message and not force:
-            return {"line": n, "result": {"line": n, "status": "skipped", "output": str(spec.get("output")),
+            output = os.path.abspath(os.path.expanduser(str(spec.get("output"))))  # as `ok` lines give it
+            return {"line": n, "result": {"line": n, "status": "skipped", "output": output,
                                           "reason": "the output exists (pass --force to redo it)"}}
         return {"line": n, "result": _error(n, "USAGE" if exc.code == Exit.USAGE else "BAD_INPUT", exc.message, exc.hint)}
     return {"line": n, "request": request}

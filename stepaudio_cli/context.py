@@ -20,4 +20,18 @@ class CliContext:
     def client(self):
         from stepaudio_cli.client import DaemonClient
 
-        return DaemonClient(self.paths, self.autostart, self.daemon_args()).connect()
+        client = DaemonClient(self.paths, self.autostart, self.daemon_args()).connect()
+        if self.models_dir and not client.started_daemon:
+            self._note_models_dir(client)
+        return client
+
+    def _note_models_dir(self, client) -> None:
+        """--models-dir configures a daemon this command starts; say so when a running one has another."""
+        import os
+        import sys
+
+        running = next((s.value for s in client.status().settings if s.name == "models_dir"), "")
+        wanted = os.path.abspath(os.path.expanduser(self.models_dir or ""))
+        if running and os.path.abspath(running) != wanted:
+            print(f"note: --models-dir {self.models_dir} is ignored: the running daemon uses {running} "
+                  f"(stepaudio --models-dir {self.models_dir} daemon restart applies it)", file=sys.stderr)

@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from stepaudio_cli.render import err, human_bytes, print_json
+from stepaudio_cli.render import activity, err, human_bytes, print_json
 from stepaudio_protos.errors import Exit
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -176,7 +176,7 @@ def check_daemon(ctx: typer.Context) -> list[Check]:
         return [Check("daemon", FAIL, f"listening on {paths.socket} but unhealthy: {exc.message}",
                       exc.hint or "stepaudio daemon restart")]
     return [Check("daemon", PASS, f"stepaudiod {h.daemon_version} running, pid {h.pid}, up {h.uptime_s:.0f} s, "
-                                  f"{'idle' if h.idle else 'busy'}; socket {paths.socket}")]
+                                  f"{activity(h)}; socket {paths.socket}")]
 
 
 def _existing(path: Path) -> Path:

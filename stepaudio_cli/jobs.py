@@ -5,6 +5,7 @@ Audio `-` reads stdin / writes a WAV to stdout; text can come from --text-file (
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
@@ -49,10 +50,16 @@ def clone(
             ref, text = None, ref  # `clone --voice NAME "text"`: the one positional is the text
         if ref is not None:
             raise CliError("give either REF or --voice, not both", "", Exit.USAGE)
-        ref, voice_text = load_voice(ctx, voice)
-        ref_text = ref_text if ref_text is not None else voice_text
+        if ref_text is not None:
+            raise CliError("--ref-text does not go with --voice: a saved voice keeps its own transcript",
+                           "drop --ref-text (or re-save the voice: stepaudio voices add NAME REF --text …)",
+                           Exit.USAGE)
+        ref, ref_text = load_voice(ctx, voice)
     if ref is None:
         raise CliError("missing REF: the reference recording", "stepaudio clone REF TEXT -o OUT", Exit.USAGE)
+    if text is None and text_file is None and ref != "-" and not Path(ref).expanduser().exists():
+        raise CliError(f"clone needs REF and TEXT, but got one argument ({ref!r}), and it is not a file",
+                       "stepaudio clone REF TEXT -o OUT, or stepaudio clone --voice NAME TEXT -o OUT", Exit.USAGE)
     text = _text(text, text_file, "text to speak")
     with ExitStack() as stack:
         ref, out, final = _io(stack, cli, ref, output, force, "text" if text_file == "-" else "")
@@ -102,21 +109,50 @@ def transcribe(
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object per file"),
 ) -> None:
-    """Print what each recording says (the Paraformer ASR that ships with the tokenizer)."""
+    """Print what each recording says (the Paraformer ASR that ships with the tokenizer). '-' reads one
+    recording from stdin. A file that fails is reported and the others are still transcribed (exit 1)."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
     cli: CliContext = ctx.obj
-    checked = [check_input_audio(f) for f in files]
-    client = cli.client()
-    for path in checked:
-        request = pb.JobRequest(transcribe=pb.TranscribeJob(audio=path), variant=requests.check_variant(variant))
-        result = submit_and_wait(client, request, ProgressView(f"transcribe {Path(path).name}"))
-        text = result["report"].get("transcript", "")
-        if json_out:
-            print(json.dumps({"file": path, "text": text, "duration_s": result["duration_s"]}, ensure_ascii=False),
-                  flush=True)
-        else:
-            print(f"{path}\t{text}" if len(checked) > 1 else text, flush=True)
+    if files.count("-") > 1:
+        raise CliError("stdin ('-') can be given once", "", Exit.USAGE)
+    chosen = requests.check_variant(variant)
+    failed, client = 0, None
+    with ExitStack() as stack:
+        for name in files:
+            try:
+                path = audio_io.stdin_audio(stack.enter_context(audio_io.scratch(cli.paths))) if name == "-" \
+                    else check_input_audio(name)
+                request = pb.JobRequest(transcribe=pb.TranscribeJob(audio=path), variant=chosen)
+                client = client or cli.client()
+                result = submit_and_wait(client, request, ProgressView(f"transcribe {Path(name).name}"))
+            except CliError as exc:
+                if len(files) == 1 or exc.code in (Exit.UNAVAILABLE, Exit.INTERRUPTED, Exit.USAGE):
+                    raise  # one file, or the daemon, Ctrl-C or the command line: nothing else to do
+                failed += 1
+                _transcribe_failure(name, exc, json_out, several=len(files) > 1)
+                continue
+            _transcribe_line("-" if name == "-" else path, result, json_out, several=len(files) > 1)
+    if failed:
+        raise typer.Exit(Exit.FAILED)
+
+
+def _transcribe_line(name: str, result: dict, json_out: bool, several: bool) -> None:
+    text = result["report"].get("transcript", "")
+    if json_out:
+        print(json.dumps({"file": name, "text": text, "duration_s": result["duration_s"]}, ensure_ascii=False),
+              flush=True)
+    else:
+        print(f"{name}\t{text}" if several else text, flush=True)
+
+
+def _transcribe_failure(name: str, exc: CliError, json_out: bool, several: bool) -> None:
+    if json_out:
+        print(json.dumps({"file": name, "error": {"message": exc.message, "hint": exc.hint}}, ensure_ascii=False),
+              flush=True)
+    err(f"error: {name}: {exc.message}" if several else f"error: {exc.message}")
+    if exc.hint:
+        err(f"hint: {exc.hint}")
 
 
 def _text(text: Optional[str], text_file: Optional[str], what: str) -> str:
@@ -132,6 +168,7 @@ def _text(text: Optional[str], text_file: Optional[str], what: str) -> str:
 def _io(stack: ExitStack, cli: CliContext, source: str, output: str, force: bool,
         stdin_taken: str) -> tuple[str, str, str]:
     """Resolve '-' for input and output: (input path, output path the daemon writes, final output)."""
+    refuse_audio_to_terminal(output)
     if source == "-" or output == "-":
         scratch = stack.enter_context(audio_io.scratch(cli.paths))
     if source == "-":
@@ -144,19 +181,30 @@ def _io(stack: ExitStack, cli: CliContext, source: str, output: str, force: bool
     return source, output, output
 
 
+def refuse_audio_to_terminal(output: str) -> None:
+    """`-o -` writes binary WAV to stdout: never onto a terminal (checked before any work is done)."""
+    if output == "-" and sys.stdout.isatty():
+        raise CliError("-o - writes the WAV to standard output, which is a terminal here",
+                       "redirect or pipe it (… -o - > out.wav, … -o - | play -), or give -o FILE", Exit.USAGE)
+
+
 def run_job(cli: CliContext, request, label: str, json_out: bool, final_output: str = "") -> dict:
     """Submit, show progress on stderr, print the result on stdout. Ctrl-C cancels the job."""
     result = submit_and_wait(cli.client(), request, ProgressView(label))
     if final_output == "-":
         audio_io.copy_to_stdout(result["output"])
         result["output"] = "-"
+        if json_out:  # stdout carries the audio: the JSON result goes to stderr
+            print_json(result, file=sys.stderr)
     elif json_out:
         print_json(result)
     else:
         print(result["output"], flush=True)
-    total = result["timings"].get("total", 0.0)
-    err(f"wrote {result['output']}: {result['duration_s']:.2f} s of audio in {human_seconds(total)}")
     report_to_stderr(result["report"])
+    total = result["timings"].get("total", 0.0)
+    seed = result["options"].get("seed")
+    err(f"wrote {result['output']}: {result['duration_s']:.2f} s of audio in {human_seconds(total)}"
+        + (f" (seed {seed})" if seed is not None else ""))
     for note in result["notes"]:
         err(f"note: {note}")
     return result
@@ -206,6 +254,7 @@ def submit_and_wait(client, request, view: ProgressView) -> dict:
 def result_dict(job_id: str, done) -> dict:
     """The documented JSON result of a job (docs/json.md)."""
     return {"job_id": job_id, "output": done.output, "sample_rate": done.sample_rate,
-            "duration_s": done.duration_s, "timings": dict(done.timings),
+            "duration_s": round(done.duration_s, 4),
+            "timings": {stage: round(s, 4) for stage, s in done.timings.items()},  # 0.1 ms is plenty
             "options": json.loads(done.options_json or "{}"), "notes": list(done.notes),
             "report": json.loads(done.report_json or "{}")}

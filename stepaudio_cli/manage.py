@@ -7,7 +7,7 @@ import typer
 
 from stepaudio_cli import daemon_proc
 from stepaudio_cli.errors import CliError
-from stepaudio_cli.render import ProgressView, err, print_json, status_text
+from stepaudio_cli.render import ProgressView, activity, err, print_json, status_text
 from stepaudio_cli.service import install_service
 from stepaudio_protos.errors import Exit
 
@@ -73,7 +73,8 @@ def unload(
         err("the daemon is not running: nothing is loaded")
         return
     ctx.obj.autostart = False
-    reply = ctx.obj.client().unload(variant or "", all_, to_cpu)
+    client = ctx.obj.client()
+    reply = client.unload(variant or "", all_, to_cpu)
     for name in reply.unloaded:
         err(f"{name}: unloaded")
     for name in reply.offloaded:
@@ -81,7 +82,13 @@ def unload(
     for name in reply.deferred:
         err(f"{name}: busy; it will be {'offloaded' if to_cpu else 'unloaded'} when its job ends")
     if not (reply.unloaded or reply.offloaded or reply.deferred):
-        err("nothing was loaded")
+        status = client.status()
+        others = [f"{v.variant} ({v.tier})" for v in status.variants if v.tier != "unloaded"]
+        if all_ or not others:
+            err("nothing was loaded")
+        else:
+            default = next((x.value for x in status.settings if x.name == "default_variant"), "base")
+            err(f"{variant or default} was not loaded; loaded now: {', '.join(others)} (name it, or use --all)")
 
 
 @daemon_app.command("start")
@@ -127,10 +134,10 @@ def daemon_status(ctx: typer.Context, json_out: bool = typer.Option(False, "--js
     h = ctx.obj.client().health_reply
     if json_out:
         print_json({"running": True, "pid": h.pid, "version": h.daemon_version, "uptime_s": h.uptime_s,
-                    "idle": h.idle, "socket": str(ctx.obj.paths.socket)})
+                    "idle": h.idle, "busy": not h.no_jobs, "socket": str(ctx.obj.paths.socket)})
     else:
-        print(f"stepaudiod {h.daemon_version} running (pid {h.pid}, up {h.uptime_s:.0f} s, "
-              f"{'idle' if h.idle else 'busy'}) on {ctx.obj.paths.socket}")
+        print(f"stepaudiod {h.daemon_version} running (pid {h.pid}, up {h.uptime_s:.0f} s, {activity(h)}) "
+              f"on {ctx.obj.paths.socket}")
 
 
 @daemon_app.command("logs")

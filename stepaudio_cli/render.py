@@ -71,7 +71,9 @@ class ProgressView:
                 p.update(self.task, description=f"{self.label}: {stage}", extra=extra, completed=completed,
                          total=total)
             return
-        line = f"{self.label}: {stage}" + (f" ({extra})" if extra and stage == "queued" else "")
+        # the position in the queue and "pass 2 of 3" are worth a line; token counts are not
+        shown = extra and stage in ("queued", "iteration", "candidate")
+        line = f"{self.label}: {stage}" + (f" ({extra})" if shown else "")
         if line != self.last_line:
             err(line)
             self.last_line = line
@@ -82,10 +84,17 @@ class ProgressView:
             self.progress = None
 
 
-def print_json(data: object) -> None:
+def activity(health) -> str:
+    """A HealthReply in words: what the daemon is doing right now."""
+    if health.idle:
+        return "idle, nothing loaded"
+    return "idle, a model loaded" if health.no_jobs else "busy"
+
+
+def print_json(data: object, file=None) -> None:
     import json
 
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    print(json.dumps(data, indent=2, sort_keys=True, default=str), file=file or sys.stdout, flush=True)
 
 
 def status_text(s: dict) -> str:

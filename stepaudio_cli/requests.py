@@ -72,6 +72,9 @@ def edit_request(source: str, output: str, edit_type: str, option: str, transcri
     target = ""
     if edit_type == "paralinguistic":
         target, option = check_text(option, "paralinguistic text"), ""
+        problem = edits.check_paralinguistic(target)
+        if problem:
+            raise CliError(problem, "", Exit.USAGE)
     job = pb.EditJob(input_audio=check_input_audio(source), audio_text=transcript, edit_type=edit_type,
                      edit_info=option, text=target, iterations=iterations)
     request = pb.JobRequest(edit=job, output=check_output_path(output, force), force=force,

@@ -28,12 +28,13 @@ class Job:
     payload: dict[str, Any]            # the engine request without its output path
     target: Optional[Path] = None      # final output file (None for load)
     force: bool = False
-    keep_alive: Optional[float] = None  # seconds, already capped; None = leave the variant's as is
+    keep_alive: Optional[float] = None  # seconds, already capped; None = the daemon's keep_alive
     id: str = field(default_factory=new_job_id)
     created: float = field(default_factory=time.monotonic)
     started: float = 0.0
     state: str = "queued"              # queued | running | done | failed | cancelled
     cancel_requested: bool = False
+    cancel_reason: tuple[str, str] = ("CANCELLED", "cancelled")  # (reason code, message) the job fails with
     position: int = 0
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
 

@@ -92,11 +92,12 @@ class Scheduler:
         if job in self.queue:  # it has to wait: tell the client where it stands
             job.emit("queued", position=job.position)
 
-    def cancel(self, job: Job) -> str:
-        """Drop a queued job or stop a running one; returns dropped | stopping | finished."""
+    def cancel(self, job: Job, why: tuple[str, str] = ("CANCELLED", "cancelled")) -> str:
+        """Drop a queued job or stop a running one, which then fails with `why` (reason code, message);
+        returns dropped | stopping | finished."""
         if job.finished:
             return "finished"
-        job.cancel_requested = True
+        job.cancel_requested, job.cancel_reason = True, why
         if job in self.queue:
             self.queue.remove(job)
             job.fail("CANCELLED", "cancelled while queued")
@@ -153,7 +154,7 @@ class Scheduler:
             self.queue.popleft().fail("SHUTTING_DOWN", "the daemon is shutting down")
         for slot in self.slots.values():
             if slot.running is not None:
-                self.cancel(slot.running)
+                self.cancel(slot.running, ("SHUTTING_DOWN", "the daemon was stopped before the job finished"))
         for slot in self.slots.values():
             if slot.worker is not None:
                 await slot.worker.stop(self.settings.cancel_grace)
@@ -198,12 +199,12 @@ class Scheduler:
         temp = None
         try:
             if job.cancel_requested:
-                raise DaemonError("CANCELLED", "cancelled")
+                raise DaemonError(*job.cancel_reason)
             load_s = await self._ensure_loaded(slot, job)
             if load_s:
                 timings["load"] = load_s
             if job.cancel_requested:  # cancelled while loading: engines do not interrupt a load
-                raise DaemonError("CANCELLED", "cancelled")
+                raise DaemonError(*job.cancel_reason)
             result: dict = {"options": {}, "timings": {}}
             if job.kind == "transcribe":
                 result = await slot.worker.request(job.kind, {"request": job.payload},  # type: ignore[union-attr]
@@ -228,7 +229,7 @@ class Scheduler:
             job.emit("done", result=result)
         except DaemonError as exc:
             if job.cancel_requested:
-                job.fail("CANCELLED", "cancelled", "")
+                job.fail(*job.cancel_reason, "")
             else:
                 job.fail(exc.reason, exc.message, exc.hint)
         except Exception as exc:  # a daemon bug must fail the job, not the daemon

@@ -48,6 +48,25 @@ def suggest(value: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
+def check_paralinguistic(text: str) -> str | None:
+    """None if the target text carries at least one sound tag and every bracketed word is a known tag;
+    else an error message (with a suggestion for a near miss such as [Laugh] or [laughter])."""
+    import re
+
+    brackets = re.findall(r"\[[^\[\]]*\]", text)
+    if not brackets:
+        return ("the paralinguistic text has no sound tag: write the transcript with tags where the sounds go, "
+                "e.g. 'Well [Laughter] that was fun' (tags: stepaudio list-edits)")
+    by_lower = {t.lower(): t for t in PARALINGUISTIC_TAGS}
+    for tag in brackets:
+        if tag not in PARALINGUISTIC_TAGS:
+            close = by_lower.get(tag.lower()) or \
+                next(iter(difflib.get_close_matches(tag.lower(), list(by_lower), n=1, cutoff=0.6)), None)
+            hint = f"; did you mean '{by_lower.get(close, close)}'?" if close else ""
+            return f"unknown sound tag '{tag}'{hint} (see `stepaudio list-edits`)"
+    return None
+
+
 def check_option(edit_type: str, option: str) -> str | None:
     """None if `option` is valid for `edit_type`, else an error message with a suggestion."""
     choices = EDIT_TYPES[edit_type]

@@ -126,3 +126,31 @@ def test_a_daemon_that_dies_during_start_up_is_reported_with_its_last_words(sa):
         assert "log_level = 'bogus' from STEPAUDIO_LOG_LEVEL" in result.stderr  # the start log's tail
     assert time.monotonic() - started < 20  # not the 30 s start deadline
     assert not sa.daemon_pids()
+
+
+def test_daemon_stop_fails_a_running_job_with_the_reason(sa):
+    sa.set(FAKE_STEP_S=0.3)
+    job = sa.popen(*sa.clone_args("s.wav"))
+    wait_for(lambda: sa.variant()["running_job"], what="job start")
+    stopped = sa.run("daemon", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert job.wait(timeout=30) == 3  # not 130: nobody pressed Ctrl-C
+    err = job.stderr.read()
+    assert "error: the daemon was stopped before the job finished" in err and "hint: the daemon is stopping" in err
+    assert not (sa.work / "s.wav").exists() and not sa.stray_files()
+
+
+def test_unload_of_a_variant_that_is_not_loaded_names_what_is(sa):
+    assert sa.run("load", "bnb").returncode == 0
+    out = sa.run("unload", "--to-cpu")
+    assert out.returncode == 0
+    assert "base was not loaded; loaded now: bnb (loaded) (name it, or use --all)" in out.stderr
+    assert sa.variant("bnb")["tier"] == "loaded"
+
+
+def test_models_dir_for_a_running_daemon_is_noted_as_ignored(sa, tmp_path):
+    assert sa.run("status").returncode == 0  # a daemon with the default models folder
+    out = sa.run("--models-dir", str(tmp_path), "status")
+    assert out.returncode == 0, out.stderr
+    assert f"note: --models-dir {tmp_path} is ignored: the running daemon uses" in out.stderr
+    assert "daemon restart applies it" in out.stderr

@@ -181,7 +181,7 @@ CASES = [
     # odd text
     Case("empty text", clone("ok.wav", ""), FAILED, "text to speak is empty"),
     Case("whitespace-only text", clone("ok.wav", " \t\n "), FAILED, "text to speak is empty"),
-    Case("20 000 characters", clone("ok.wav", "word " * 4000), FAILED, "the limit is 8191"),
+    Case("20 000 characters", clone("ok.wav", "word " * 4000), FAILED, "the model takes at most 8191"),
     Case("control characters", clone("ok.wav", "hi \x01\x1b[31m there"), FAILED, "control character"),
     Case("NUL byte (text file)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", str(d / "nul.txt"),
                                                  "--ref-text", "a", "-o", out], FAILED, "control character"),
@@ -208,6 +208,14 @@ CASES = [
     Case("--seed beyond 64 bits", clone("ok.wav", "hi", "a", "--seed", str(2 ** 70)), USAGE, "seed"),
     Case("two edit flags", edit("--emotion", "happy", "--denoise", "--text", "a"), USAGE, "exactly one"),
     Case("unknown emotion", edit("--emotion", "ecstatic", "--text", "a"), USAGE, "emotion"),
+    Case("unknown sound tag", edit("--paralinguistic", "bad [Laugh] tag", "--text", "bad tag"), USAGE,
+         "unknown sound tag '[Laugh]'; did you mean '[Laughter]'?"),
+    Case("paralinguistic text without a tag", edit("--paralinguistic", "no tags here", "--text", "no tags here"),
+         USAGE, "has no sound tag"),
+    Case("--voice with --ref-text", lambda d, out: ["clone", "--voice", "alice", "hi", "--ref-text", "a", "-o", out],
+         USAGE, "--ref-text does not go with --voice"),
+    Case("clone with one argument that is no file", lambda d, out: ["clone", "hello", "--ref-text", "a", "-o", out],
+         USAGE, "clone needs REF and TEXT, but got one argument ('hello')"),
     # unwritable and special outputs
     Case("output is a directory", clone_out("outdir"), FAILED, "is a directory"),
     Case("output /dev/full", clone_out("/dev/full"), FAILED, "already exists"),

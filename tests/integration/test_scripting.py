@@ -41,8 +41,10 @@ def test_batch_of_fifty_with_three_bad_lines_then_resume(real):
     assert len(ok) == 47 and all((real.work / r["output"]).exists() for r in ok)
     assert "47 ok, 0 skipped, 3 failed" in first.stderr
     again = real.run("batch", "jobs.jsonl", timeout=300)
-    statuses = [json.loads(line)["status"] for line in again.stdout.splitlines()]
+    rows = [json.loads(line) for line in again.stdout.splitlines()]
+    statuses = [r["status"] for r in rows]
     assert statuses.count("skipped") == 47 and statuses.count("error") == 3
+    assert all(r["output"].startswith("/") for r in rows if r["status"] == "skipped")  # absolute, as ok lines
     assert real.variant()["jobs_served"] == 47  # nothing was generated twice
 
 
@@ -55,6 +57,40 @@ def test_pipes_stdin_to_stdout(real):
     with wave.open(str(real.work / "piped.wav"), "rb") as w:
         assert w.getframerate() == 24000 and w.getnframes() > 0
     assert not any(real.home.joinpath("run").glob("io-*"))  # the scratch folder is gone
+
+
+def test_json_goes_to_stderr_when_stdout_carries_the_audio_and_never_to_a_terminal(real):
+    import os
+    import pty
+
+    src = write_wav(real.work / "in.wav")
+    cmd = shlex.join(real.cmd("edit", "-", "--emotion", "sad", "--text", "a ref", "-o", "-", "--seed", "1",
+                              "--json"))
+    done = subprocess.run(f"{cmd} < {src} > {real.work / 'piped.wav'}", shell=True, env=real.env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stderr[done.stderr.index("{"):done.stderr.rindex("}") + 1])
+    assert result["output"] == "-" and result["options"]["seed"] == 1
+    assert (real.work / "piped.wav").read_bytes()[:4] == b"RIFF"
+
+    leader, follower = pty.openpty()  # stdout is a terminal: refused before any work
+    try:
+        refused = subprocess.run(real.cmd(*real_edit_args(src)), env=real.env, stdout=follower,
+                                 stderr=subprocess.PIPE, text=True, timeout=60, cwd=real.work)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert refused.returncode == 2 and "which is a terminal here" in refused.stderr
+
+
+def test_empty_stdin_is_named_as_stdin(real):
+    out = real.run("edit", "-", "--emotion", "happy", "--text", "a", "-o", "e.wav", input="")
+    assert out.returncode == 2 and "error: stdin is empty: no audio arrived" in out.stderr
+    assert "io-" not in out.stderr  # no internal scratch path
+
+
+def real_edit_args(src) -> list[str]:
+    return ["edit", str(src), "--emotion", "sad", "--text", "a ref", "-o", "-"]
 
 
 def test_text_from_stdin_and_voices(real):

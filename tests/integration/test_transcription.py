@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import soundfile as sf
@@ -78,3 +79,18 @@ def test_three_candidates_keep_the_best_by_the_rule(real):
     assert result["report"]["quality"]["transcript"] == kept[0]["transcript"]
     assert real.variant()["jobs_served"] == 1  # three generations, one job, one file
     assert (real.work / "best.wav").exists() and not real.stray_files()
+
+
+def test_transcribe_reads_stdin_and_goes_on_past_a_bad_file(real):
+    write_wav(real.work / "a.wav")
+    piped = subprocess.run(real.cmd("transcribe", "-", "--json"), env=real.env, capture_output=True, timeout=300,
+                           input=(real.work / "a.wav").read_bytes(), cwd=real.work)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["file"] == "-"
+    (real.work / "notaudio.wav").write_text("hello")
+    mixed = real.run("transcribe", "a.wav", "missing.wav", "notaudio.wav", "a.wav", "--json", timeout=300)
+    assert mixed.returncode == 1
+    rows = [json.loads(line) for line in mixed.stdout.splitlines()]
+    assert [("text" in r, r["file"].rsplit("/", 1)[-1]) for r in rows] == \
+        [(True, "a.wav"), (False, "missing.wav"), (False, "notaudio.wav"), (True, "a.wav")]
+    assert "error: missing.wav: input file missing.wav does not exist" in mixed.stderr

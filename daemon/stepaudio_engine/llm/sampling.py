@@ -98,8 +98,10 @@ def _check_prompt(llm: LoadedLLM, prompt_ids: Sequence[int], opts: GenerationOpt
         raise EngineError(Reason.INTERNAL, "empty prompt", "")
     if len(prompt_ids) >= opts.max_length:
         raise EngineError(Reason.BAD_INPUT,
-                          f"the prompt has {len(prompt_ids)} tokens, the limit is {opts.max_length - 1}",
-                          "use a shorter reference/input recording (about 30 s at most) or shorter text")
+                          f"the prompt has {len(prompt_ids)} tokens (the text plus the recording's audio tokens), "
+                          f"the model takes at most {opts.max_length - 1}",
+                          "a recording costs about 42 tokens per second and text roughly one per word or Chinese "
+                          "character: split long text into several jobs (stepaudio batch), or use a shorter recording")
     vocab = llm.config.vocab_size
     if min(prompt_ids) < 0 or max(prompt_ids) >= vocab:
         raise EngineError(Reason.INTERNAL, f"prompt ids outside the vocabulary 0..{vocab - 1}", "")
