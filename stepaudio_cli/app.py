@@ -10,6 +10,7 @@ from stepaudio_cli import batch, jobs, list_edits, manage, selftest, voices
 from stepaudio_cli import config_cmd, doctor, models_cmd
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_protos import __version__
 from stepaudio_protos.errors import Exit
 
@@ -35,9 +36,9 @@ def main_options(
     ctx: typer.Context,
     models_dir: Optional[str] = typer.Option(None, "--models-dir", envvar="STEPAUDIO_MODELS_DIR",
                                              help="model folder for a daemon this command starts"),
-    no_autostart: bool = typer.Option(False, "--no-autostart", help="fail instead of starting the daemon"),
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+    no_autostart: bool = flag("--no-autostart", help="fail instead of starting the daemon"),
+    debug: bool = flag("--debug", help="show tracebacks"),
+    version: bool = flag("--version", callback=_version, is_eager=True, help="print the version"),
 ) -> None:
     ctx.obj = CliContext(models_dir=models_dir, autostart=not no_autostart, debug=debug)
 

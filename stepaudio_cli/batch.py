@@ -20,6 +20,7 @@ import typer
 
 from stepaudio_cli import requests
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err
 from stepaudio_protos.errors import Exit
 
@@ -34,7 +35,7 @@ def batch(
     ctx: typer.Context,
     jobs_file: str = typer.Argument(..., metavar="JOBS", help="JSON-lines file of jobs ('-' = stdin)"),
     jobs: int = typer.Option(4, "--jobs", "-j", min=1, max=64, help="jobs kept submitted at once"),
-    force: bool = typer.Option(False, "--force", "-f", help="redo jobs whose output exists (default: skip them)"),
+    force: bool = flag("--force", "-f", help="redo jobs whose output exists (default: skip them)"),
     variant: Optional[str] = typer.Option(None, "--variant", help="variant for lines that name none"),
 ) -> None:
     """Run clone/edit jobs from JSON lines; print one JSON result per line, in input order."""

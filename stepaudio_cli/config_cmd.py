@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import err, print_json
 from stepaudio_protos.errors import Exit
 
@@ -134,7 +135,7 @@ def _note_after_change(ctx: typer.Context, name: str) -> None:
 
 @config_app.command("show")
 def show(
-    json_out: bool = typer.Option(False, "--json", help="print as JSON"),
+    json_out: bool = flag("--json", help="print as JSON"),
 ) -> None:
     """Every setting: its value and where it came from (env, config or default)."""
     from stepaudio_protos.settings import Settings, SettingsError, load_settings, setting_fields
@@ -166,8 +167,8 @@ def show(
 @config_app.command("set", context_settings={"ignore_unknown_options": True})  # `set keep_alive -1`
 def set_(
     ctx: typer.Context,
-    key: str = typer.Argument(..., help="setting name (see `stepaudio config show`)"),
-    value: str = typer.Argument(..., help="new value"),
+    key: str = typer.Argument(..., metavar="KEY", help="setting name (see `stepaudio config show`)"),
+    value: str = typer.Argument(..., metavar="VALUE", help="new value"),
 ) -> None:
     """Set one setting in config.toml (checked first; the other keys are kept)."""
     spec = _spec(key)
@@ -189,7 +190,7 @@ def set_(
 @config_app.command("unset")
 def unset(
     ctx: typer.Context,
-    key: str = typer.Argument(..., help="setting name"),
+    key: str = typer.Argument(..., metavar="KEY", help="setting name"),
 ) -> None:
     """Remove one setting from config.toml (it falls back to its default)."""
     spec = _spec(key)

@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import activity, err, human_bytes, print_json
 from stepaudio_protos.errors import Exit
 
@@ -220,8 +221,8 @@ def run_checks(ctx: typer.Context, with_torch: bool = True) -> list[Check]:
 
 def doctor(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json", help="print as JSON"),
-    no_torch: bool = typer.Option(False, "--no-torch", help="skip importing torch (faster)"),
+    json_out: bool = flag("--json", help="print as JSON"),
+    no_torch: bool = flag("--no-torch", help="skip importing torch (faster)"),
 ) -> None:
     """Check the interpreter, packages, accelerator, memory, model folders, daemon and disk space; each line says
     pass, warn or fail with a fix. Exit code 1 if a check fails."""

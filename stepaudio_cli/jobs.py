@@ -16,6 +16,7 @@ from stepaudio_cli import audio_io, requests
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err, human_seconds, print_json
 from stepaudio_protos.errors import Exit
 
@@ -26,8 +27,8 @@ OUTPUT_HELP = "WAV file to write (24 kHz); '-' writes the WAV to stdout"
 
 def clone(
     ctx: typer.Context,
-    ref: Optional[str] = typer.Argument(None, help="reference recording whose voice to clone ('-' = stdin)"),
-    text: Optional[str] = typer.Argument(None, help="text to speak in that voice ('-' = stdin)"),
+    ref: Optional[str] = typer.Argument(None, metavar="REF", help="reference recording whose voice to clone ('-' = stdin)"),
+    text: Optional[str] = typer.Argument(None, metavar="TEXT", help="text to speak in that voice ('-' = stdin)"),
     output: str = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
     ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording "
                                                                     "(default: transcribe it)"),
@@ -36,10 +37,10 @@ def clone(
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
-    check: bool = typer.Option(False, "--check", help="transcribe the result and score it (error rate, speaker similarity)"),
+    check: bool = flag("--check", help="transcribe the result and score it (error rate, speaker similarity)"),
     candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
-    force: bool = typer.Option(False, "--force", "-f", help="overwrite the output file if it exists"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    force: bool = flag("--force", "-f", help="overwrite the output file if it exists"),
+    json_out: bool = flag("--json", help="print the result as JSON"),
 ) -> None:
     """Say TEXT in the voice of the REF recording (or of a saved --voice)."""
     cli: CliContext = ctx.obj
@@ -77,18 +78,18 @@ def edit(
     speed: Optional[str] = typer.Option(None, "--speed", help="faster | slower | 'more faster' | 'more slower'"),
     paralinguistic: Optional[str] = typer.Option(
         None, "--paralinguistic", help="the transcript with sound tags, e.g. 'Well [Laughter] okay'"),
-    denoise: bool = typer.Option(False, "--denoise", help="remove background noise"),
-    vad: bool = typer.Option(False, "--vad", help="remove silences"),
+    denoise: bool = flag("--denoise", help="remove background noise"),
+    vad: bool = flag("--vad", help="remove silences"),
     text: Optional[str] = typer.Option(None, "--text", help="transcript of IN (default: transcribe it)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the transcript from a file ('-' = stdin)"),
     iterations: int = typer.Option(1, "--iterations", "-n", help="edit passes (1-10), each on the last output"),
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
-    check: bool = typer.Option(False, "--check", help="transcribe the result and score it (error rate, speaker similarity)"),
+    check: bool = flag("--check", help="transcribe the result and score it (error rate, speaker similarity)"),
     candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
-    force: bool = typer.Option(False, "--force", "-f", help="overwrite the output file if it exists"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    force: bool = flag("--force", "-f", help="overwrite the output file if it exists"),
+    json_out: bool = flag("--json", help="print the result as JSON"),
 ) -> None:
     """Edit a recording: change its emotion, style or speed, add sounds, remove noise or silence."""
     cli: CliContext = ctx.obj
@@ -105,9 +106,9 @@ def edit(
 
 def transcribe(
     ctx: typer.Context,
-    files: list[str] = typer.Argument(..., help="recordings to transcribe"),
+    files: list[str] = typer.Argument(..., metavar="FILES", help="recordings to transcribe"),
     variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON object per file"),
+    json_out: bool = flag("--json", help="print one JSON object per file"),
 ) -> None:
     """Print what each recording says (the Paraformer ASR that ships with the tokenizer). '-' reads one
     recording from stdin. A file that fails is reported and the others are still transcribed (exit 1)."""

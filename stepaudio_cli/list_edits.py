@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import typer
 
+from stepaudio_cli.options import flag
 
-def list_edits(json_out: bool = typer.Option(False, "--json", help="print as JSON")) -> None:
+
+def list_edits(json_out: bool = flag("--json", help="print as JSON")) -> None:
     """List the edits (emotions, styles, speeds, sound tags) with a one-line description each."""
     from stepaudio_protos import edits
 

@@ -7,6 +7,7 @@ import typer
 
 from stepaudio_cli import daemon_proc
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, activity, err, print_json, status_text
 from stepaudio_cli.service import install_service
 from stepaudio_protos.errors import Exit
@@ -14,7 +15,7 @@ from stepaudio_protos.errors import Exit
 daemon_app = typer.Typer(help="Start, stop and inspect the stepaudiod daemon.", no_args_is_help=True)
 
 
-def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="print as JSON")) -> None:
+def status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JSON")) -> None:
     """Show what is loaded, on which device, memory, idle timers, queue, cache and settings."""
     from stepaudio_cli.messages import message_dict
 
@@ -27,7 +28,7 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
 
 def load(
     ctx: typer.Context,
-    variant: str = typer.Argument("base", help="base | bnb | awq"),
+    variant: str = typer.Argument("base", metavar="VARIANT", help="base | bnb | awq"),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help="seconds to keep it loaded when idle "
                                                                          "(negative = until unloaded)"),
 ) -> None:
@@ -62,9 +63,9 @@ def load(
 
 def unload(
     ctx: typer.Context,
-    variant: Optional[str] = typer.Argument(None, help="variant to unload (default: the daemon's default)"),
-    all_: bool = typer.Option(False, "--all", help="unload every variant"),
-    to_cpu: bool = typer.Option(False, "--to-cpu", help="only move the weights to CPU RAM (fast to resume)"),
+    variant: Optional[str] = typer.Argument(None, metavar="VARIANT", help="variant to unload (default: the daemon's default)"),
+    all_: bool = flag("--all", help="unload every variant"),
+    to_cpu: bool = flag("--to-cpu", help="only move the weights to CPU RAM (fast to resume)"),
 ) -> None:
     """Give memory back now: end the variant's worker (or move its weights to CPU RAM)."""
     if variant and all_:
@@ -122,7 +123,7 @@ def daemon_restart(ctx: typer.Context) -> None:
 
 
 @daemon_app.command("status")
-def daemon_status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="print as JSON")) -> None:
+def daemon_status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JSON")) -> None:
     """Is the daemon running? (Does not start it.) Exit code 3 if not."""
     if not daemon_proc.peer_check(ctx.obj.paths):
         if json_out:
@@ -144,7 +145,7 @@ def daemon_status(ctx: typer.Context, json_out: bool = typer.Option(False, "--js
 def daemon_logs(
     ctx: typer.Context,
     lines: int = typer.Option(50, "--lines", "-n", help="how many lines from the end"),
-    path_only: bool = typer.Option(False, "--path", help="print the log file's path only"),
+    path_only: bool = flag("--path", help="print the log file's path only"),
 ) -> None:
     """Print the end of the daemon's log."""
     log_file = ctx.obj.paths.log_file

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import err, human_bytes, print_json
 from stepaudio_protos.errors import Exit
 
@@ -50,7 +51,7 @@ def models_table(parts: list) -> str:
 @models_app.callback()
 def models_main(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json", help="print as JSON"),
+    json_out: bool = flag("--json", help="print as JSON"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
 ) -> None:
     """List, verify and download the model folders (with no subcommand: list)."""
@@ -61,7 +62,7 @@ def models_main(
 @models_app.command("list")
 def list_models(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json", help="print as JSON"),
+    json_out: bool = flag("--json", help="print as JSON"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
 ) -> None:
     """List the tokenizer and each variant: folder, complete or not, size on disk."""
@@ -94,8 +95,8 @@ def _verify_parts(root: Path, part: Optional[str]) -> list[str]:
 @models_app.command("verify")
 def verify(
     ctx: typer.Context,
-    part: Optional[str] = typer.Argument(None, help="tokenizer | base | bnb | awq (default: all installed)"),
-    json_out: bool = typer.Option(False, "--json", help="print as JSON"),
+    part: Optional[str] = typer.Argument(None, metavar="PART", help="tokenizer | base | bnb | awq (default: all installed)"),
+    json_out: bool = flag("--json", help="print as JSON"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
 ) -> None:
     """Check every model file: present, readable, tensor names and shapes as the loaders expect.
@@ -219,10 +220,10 @@ def _first_line(exc: BaseException) -> str:
 @models_app.command("pull")
 def pull(
     ctx: typer.Context,
-    part: str = typer.Argument("base", help="base | awq | tokenizer (bnb is made from base, not downloaded)"),
+    part: str = typer.Argument("base", metavar="PART", help="base | awq | tokenizer (bnb is made from base, not downloaded)"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
     revision: str = typer.Option("main", "--revision", help="branch, tag or commit of the repository"),
-    no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="do not also fetch Step-Audio-Tokenizer"),
+    no_tokenizer: bool = flag("--no-tokenizer", help="do not also fetch Step-Audio-Tokenizer"),
 ) -> None:
     """Download a variant (and the tokenizer it needs) from Hugging Face into the models folder.
     Run it again after a failure or Ctrl-C: finished files are kept, partial ones continue, and each

@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import err
 from stepaudio_protos.errors import Exit
 from stepaudio_protos.paths import resolve_paths
@@ -27,7 +28,7 @@ TEXT = "Hello from the tiny model."
 
 
 def selftest(ctx: typer.Context,
-             keep: bool = typer.Option(False, "--keep", help="keep the selftest daemon and files afterwards")) -> None:
+             keep: bool = flag("--keep", help="keep the selftest daemon and files afterwards")) -> None:
     """Check the whole product on a tiny random model: writes it, clones, edits, checks the audio."""
     from stepaudio_cli.client import DaemonClient
 

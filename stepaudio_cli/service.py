@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import err
 
 UNIT_NAME = "stepaudiod.service"
@@ -72,7 +73,7 @@ def unit_text(models_dir: Optional[str], env: Optional[dict[str, str]] = None) -
 
 def install_service(
     ctx: typer.Context,
-    print_only: bool = typer.Option(False, "--print", help="print the unit instead of writing it"),
+    print_only: bool = flag("--print", help="print the unit instead of writing it"),
 ) -> None:
     """Write a systemd user unit that runs the daemon (restarted on failure), and print how to enable it."""
     from stepaudio_cli.config_cmd import write_atomic

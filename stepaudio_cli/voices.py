@@ -16,6 +16,7 @@ import typer
 
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_text
+from stepaudio_cli.options import flag
 from stepaudio_cli.render import err, print_json
 from stepaudio_protos.errors import Exit
 
@@ -42,10 +43,10 @@ def load_voice(ctx: typer.Context, name: str) -> tuple[str, str]:
 
 
 @voices_app.command("add")
-def add(ctx: typer.Context, name: str = typer.Argument(..., help="name to save the voice under"),
-        ref: str = typer.Argument(..., help="reference recording"),
+def add(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="name to save the voice under"),
+        ref: str = typer.Argument(..., metavar="REF", help="reference recording"),
         text: str = typer.Option(..., "--text", help="transcript of the recording"),
-        force: bool = typer.Option(False, "--force", "-f", help="replace a voice of the same name")) -> None:
+        force: bool = flag("--force", "-f", help="replace a voice of the same name")) -> None:
     """Save REF and its transcript as voice NAME."""
     folder = voice_dir(ctx, name)
     source = Path(check_input_audio(ref))
@@ -67,7 +68,7 @@ def add(ctx: typer.Context, name: str = typer.Argument(..., help="name to save t
 
 
 @voices_app.command("list")
-def list_(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="print as JSON")) -> None:
+def list_(ctx: typer.Context, json_out: bool = flag("--json", help="print as JSON")) -> None:
     """List saved voices."""
     voices = _all(ctx)
     if json_out:
@@ -80,7 +81,7 @@ def list_(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", hel
 
 
 @voices_app.command("remove")
-def remove(ctx: typer.Context, name: str = typer.Argument(..., help="voice to delete")) -> None:
+def remove(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="voice to delete")) -> None:
     """Delete a saved voice."""
     folder = voice_dir(ctx, name)
     if not (folder / "voice.json").exists():
