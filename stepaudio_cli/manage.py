@@ -16,7 +16,8 @@ daemon_app = typer.Typer(help="Start, stop and inspect the stepaudiod daemon.", 
 
 
 def status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JSON")) -> None:
-    """Show what is loaded, on which device, memory, idle timers, queue, cache and settings."""
+    """Show what is loaded, on which device, memory, idle timers, queue, cache and settings.
+    Starts the daemon if it is not running (`stepaudio daemon status` only looks)."""
     from stepaudio_cli.messages import message_dict
 
     reply = message_dict(ctx.obj.client().status())

@@ -35,6 +35,7 @@ TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-s
 MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
 MAX_ITERATIONS = 10               # the CLI's --iterations range
 MAX_CANDIDATES = 8                # --candidates range: each one is a full generation
+SHORT_REFERENCE_S = 2.0           # below this a clone result notes that a longer reference clones better
 # An input whose peak stays below -60 dBFS (±33 steps of 16-bit PCM) holds no audible voice. Upstream would
 # still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
 # is not what the user asked for: we refuse such input clearly instead.
@@ -100,8 +101,10 @@ class Pipeline:
         kept = self.generate_best(ids, cap, prepared, seed, req.text, req.check, req.candidates, progress,
                                   cancel, watch, report)
         self.write(kept.wav, req.output, watch)
+        notes = [f"the reference is only {len(wav) / sr:.1f} s long: 3-10 s of clear speech clones a voice better"] \
+            if len(wav) / sr < SHORT_REFERENCE_S else []
         return self.result(req.output, kept.wav, watch, kept.seed, kept.stop, prepared.cache,
-                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, report)
+                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, report, notes)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
@@ -252,11 +255,11 @@ class Pipeline:
         watch.add("write", started)
 
     def result(self, output: str, wav: np.ndarray, watch: Stopwatch, seed: Optional[int], stop: str,
-               cache: str, options: dict, report: dict) -> EngineResult:
+               cache: str, options: dict, report: dict, notes: Optional[list[str]] = None) -> EngineResult:
         return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
                             timings=watch.timings,
                             options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
-                            notes=self.result_notes(stop), report=report)
+                            notes=(notes or []) + self.result_notes(stop), report=report)
 
     def result_notes(self, stop: str) -> list[str]:
         notes = []

@@ -73,3 +73,14 @@ def test_selftest_passes(real):
     result = real.run("selftest", timeout=600)
     assert result.returncode == 0, result.stderr
     assert "selftest passed" in result.stdout and "noise" in result.stdout
+
+
+def test_a_short_reference_clones_with_a_note(real):
+    from sa_helpers import write_wav
+
+    write_wav(real.work / "short.wav", seconds=0.5)
+    out = real.run("clone", "short.wav", "hi", "--ref-text", "a ref", "-o", "s.wav", "--json", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "the reference is only 0.5 s long: 3-10 s of clear speech clones a voice better" in \
+        json.loads(out.stdout)["notes"]
+    assert "note: the reference is only 0.5 s long" in out.stderr
