@@ -3,8 +3,8 @@
     python benchmarks/cli_latency.py [--runs 40] [--cold-runs 10]
 
 Prints a table: median wall time of `python -c pass` (baseline), `stepaudio --help`,
-`stepaudio status` against a warm daemon (also with 10 000 prompt-cache entries on disk), and no-daemon → answered status (auto-start included),
-each with its ratio to the baseline; then the daemon's resident memory with nothing loaded, and
+`stepaudio status` against a warm daemon (also with 10 000 prompt-cache entries on disk), and
+no-daemon → answered status (auto-start included), each with its ratio to the baseline; then the daemon's resident memory with nothing loaded, and
 after a load/unload cycle whether any worker process remains. Uses a throwaway STEPAUDIO_HOME.
 """
 from __future__ import annotations

@@ -131,7 +131,9 @@ def main() -> int:
     header = f"{'job':<20} | " + " | ".join(f"{s:>8} {'share':>5}" for s in STAGES) + f" | {'total s':>8}"
     print(header)
     print("-" * len(header))
-    for name, jobs in (("first after load", [first.timings]), ("clone (cache miss)", misses), ("clone (cache hit)", hits), ("edit (cache miss)", edits)):
+    rows = (("first after load", [first.timings]), ("clone (cache miss)", misses), ("clone (cache hit)", hits),
+            ("edit (cache miss)", edits))
+    for name, jobs in rows:
         for row in _breakdown(name, jobs):
             print(row)
     print("\nshare = stage ÷ the job's total (the baseline); seconds are medians")

@@ -27,7 +27,8 @@ OUTPUT_HELP = "WAV file to write (24 kHz); '-' writes the WAV to stdout"
 
 def clone(
     ctx: typer.Context,
-    ref: Optional[str] = typer.Argument(None, metavar="REF", help="reference recording whose voice to clone ('-' = stdin)"),
+    ref: Optional[str] = typer.Argument(None, metavar="REF",
+                                        help="reference recording whose voice to clone ('-' = stdin)"),
     text: Optional[str] = typer.Argument(None, metavar="TEXT", help="text to speak in that voice ('-' = stdin)"),
     output: str = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
     ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording "

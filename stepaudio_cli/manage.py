@@ -64,7 +64,8 @@ def load(
 
 def unload(
     ctx: typer.Context,
-    variant: Optional[str] = typer.Argument(None, metavar="VARIANT", help="variant to unload (default: the daemon's default)"),
+    variant: Optional[str] = typer.Argument(None, metavar="VARIANT",
+                                            help="variant to unload (default: the daemon's default)"),
     all_: bool = flag("--all", help="unload every variant"),
     to_cpu: bool = flag("--to-cpu", help="only move the weights to CPU RAM (fast to resume)"),
 ) -> None:

@@ -95,7 +95,8 @@ def _verify_parts(root: Path, part: Optional[str]) -> list[str]:
 @models_app.command("verify")
 def verify(
     ctx: typer.Context,
-    part: Optional[str] = typer.Argument(None, metavar="PART", help="tokenizer | base | bnb | awq (default: all installed)"),
+    part: Optional[str] = typer.Argument(None, metavar="PART",
+                                         help="tokenizer | base | bnb | awq (default: all installed)"),
     json_out: bool = flag("--json", help="print as JSON"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
 ) -> None:
@@ -220,7 +221,8 @@ def _first_line(exc: BaseException) -> str:
 @models_app.command("pull")
 def pull(
     ctx: typer.Context,
-    part: str = typer.Argument("base", metavar="PART", help="base | awq | tokenizer (bnb is made from base, not downloaded)"),
+    part: str = typer.Argument("base", metavar="PART",
+                                help="base | awq | tokenizer (bnb is made from base, not downloaded)"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
     revision: str = typer.Option("main", "--revision", help="branch, tag or commit of the repository"),
     no_tokenizer: bool = flag("--no-tokenizer", help="do not also fetch Step-Audio-Tokenizer"),
