@@ -35,3 +35,35 @@ def test_a_count_overtaken_by_a_job_is_not_kept(tmp_path):
     stats.record({"prompt_cache": "hit"})         # … while a job finishes
     stats.remember(usage, generation)
     assert stats.remembered_usage() is None
+
+
+def test_counts_are_kept_per_shard_and_survive_a_new_daemon(tmp_path, monkeypatch):
+    import os
+
+    for name in ("aa01", "aa02", "bb01"):
+        _entry(tmp_path, name, 10)
+    old = 1_000_000_000_000_000_000
+    for shard in ("aa", "bb"):
+        os.utime(tmp_path / shard, ns=(old, old))  # settled long ago
+    assert CacheStats(tmp_path, 1 << 20).disk_usage() == (3, 30)
+    assert (tmp_path / cache_stats.COUNTS_FILE).is_file()
+
+    # a new daemon trusts the saved count of an unchanged shard: prove it by hiding a file behind the
+    # shard's back (same mtime), which only a full listing would see
+    (tmp_path / "aa" / "aa01.npz").rename(tmp_path / "aa01.npz.moved")
+    os.utime(tmp_path / "aa", ns=(old, old))
+    assert CacheStats(tmp_path, 1 << 20).disk_usage() == (3, 30)
+    # a shard whose folder changed is listed again
+    _entry(tmp_path, "bb02", 5)
+    assert CacheStats(tmp_path, 1 << 20).disk_usage() == (4, 35)
+    # a damaged counts file means one full count
+    (tmp_path / cache_stats.COUNTS_FILE).write_text("{not json")
+    assert CacheStats(tmp_path, 1 << 20).disk_usage() == (3, 25)
+
+
+def test_a_shard_changed_just_now_is_recounted_next_time(tmp_path):
+    _entry(tmp_path, "cc01", 4)
+    stats = CacheStats(tmp_path, 1 << 20)
+    assert stats.disk_usage() == (1, 4)
+    _entry(tmp_path, "cc02", 4)  # may land within the same file-time tick as the first entry
+    assert stats.disk_usage() == (2, 8)
