@@ -1,5 +1,6 @@
 """Prompt cache figures for `status`: hits and misses as reported by finished jobs, entries and bytes
-read from the cache folder (the workers own the files; the daemon only looks).
+read from the cache folder (the workers own the entries; the daemon only reads them, and writes nothing
+there but its own `.counts.json`).
 
 Counting every entry costs ~3 ms per 1 000 (a full 1 GiB cache holds several thousand), so:
 - the figures are remembered: recounted when a job has finished since, or after USAGE_TTL_S, on a thread
