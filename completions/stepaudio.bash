@@ -3,7 +3,7 @@
 
 _stepaudio_subcommands() {  # $1: command path ("" or "daemon") -> its subcommands
     case "$1" in
-        '') echo 'clone edit transcribe batch status load unload selftest list-edits doctor daemon voices models config' ;;
+        '') echo 'clone edit transcribe batch status load unload selftest list-edits doctor serve daemon voices models config' ;;
         'daemon') echo 'start stop restart status logs install-service' ;;
         'voices') echo 'add list remove' ;;
         'models') echo 'list verify pull' ;;
@@ -24,6 +24,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'selftest') echo '--keep -h --help' ;;
         'list-edits') echo '--json -h --help' ;;
         'doctor') echo '--json --no-torch -h --help' ;;
+        'serve') echo '--host --port --cors-origin --log-level -h --help' ;;
         'daemon') echo '-h --help' ;;
         'daemon start') echo '-h --help' ;;
         'daemon stop') echo '-h --help' ;;
@@ -49,7 +50,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
 
 _stepaudio_takes_value() {  # $1: "path|option" -> success if that option takes a value
     case "$1" in
-        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
+        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'serve|--host'|'serve|--port'|'serve|--cors-origin'|'serve|--log-level'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
     esac
     return 1
 }

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from stepaudio_cli import batch, jobs, list_edits, manage, selftest, voices
-from stepaudio_cli import config_cmd, doctor, models_cmd
+from stepaudio_cli import config_cmd, doctor, models_cmd, serve_cmd
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.options import flag
@@ -57,6 +57,7 @@ app.add_typer(voices.voices_app, name="voices")
 app.add_typer(models_cmd.models_app, name="models")
 app.add_typer(config_cmd.config_app, name="config")
 app.command()(doctor.doctor)
+app.command()(serve_cmd.serve)
 
 
 _USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage",

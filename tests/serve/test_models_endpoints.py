@@ -1,0 +1,40 @@
+"""Health, models, status, load and unload through `stepaudio serve` and the real daemon."""
+from __future__ import annotations
+
+
+def test_health_models_status_load_unload(served):
+    with served.client() as http:
+        assert http.get("/healthz").json()["status"] == "ok"
+        ids = [m["id"] for m in http.get("/v1/models").json()["data"]]
+        assert "step-audio-editx" in ids and "base" in ids
+
+        # unloading what is not loaded is fine and says so
+        first = http.post("/api/v1/models/base/unload")
+        assert first.status_code == 200 and first.json()["message"] == "base was not loaded"
+
+        loaded = http.post("/api/v1/models/base/load", json={"keep_alive": -1})
+        assert loaded.status_code == 200, loaded.text
+        assert loaded.json()["variant"] == "base"
+        again = http.post("/api/v1/models/step-audio-editx/load")  # idempotent; the model id = default
+        assert again.status_code == 200 and again.json()["variant"] == "base"
+
+        status = http.get("/api/v1/models/status").json()
+        base = next(v for v in status["variants"] if v["variant"] == "base")
+        assert base["tier"] == "loaded" and base["worker_pid"] > 0
+        assert served.inst.variant()["tier"] == "loaded"  # the CLI sees the same daemon and model
+
+        done = http.post("/api/v1/models/unload")
+        assert done.status_code == 200 and done.json()["unloaded"] == ["base"]
+        assert served.inst.variant()["tier"] == "unloaded"
+
+
+def test_unknown_variant_and_path_are_openai_shaped_errors(served):
+    with served.client() as http:
+        for path, status, code in (("/api/v1/models/huge/load", 404, "UNKNOWN_VARIANT"),
+                                   ("/api/v1/models/huge/unload", 404, "UNKNOWN_VARIANT"),
+                                   ("/v1/nothing-here", 404, "NOT_FOUND")):
+            reply = http.post(path)
+            assert reply.status_code == status, reply.text
+            error = reply.json()["error"]
+            assert error["code"] == code and error["message"] and set(error) == {"message", "type", "param", "code"}
+        assert http.get("/docs").status_code == 200 and "openapi" in http.get("/openapi.json").text
