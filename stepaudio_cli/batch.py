@@ -20,6 +20,7 @@ import typer
 
 from stepaudio_cli import requests
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.job_options import JobOptions
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err
 from stepaudio_protos.errors import Exit
@@ -124,8 +125,9 @@ def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]
         raise CliError(f"unknown field(s) for {kind}: {', '.join(unknown)}", "see docs/json.md", Exit.USAGE)
     if not isinstance(spec.get("output"), str):
         raise CliError("the job has no output path", 'add "output": "out.wav"', Exit.USAGE)
-    common = dict(force=force, variant=spec.get("variant", variant), keep_alive=spec.get("keep_alive"),
-                  seed=spec.get("seed"), check=bool(spec.get("check", False)), candidates=int(spec.get("candidates", 1)))
+    opts = JobOptions(output=spec["output"], force=force, variant=spec.get("variant", variant),
+                      keep_alive=spec.get("keep_alive"), seed=spec.get("seed"), check=bool(spec.get("check", False)),
+                      candidates=int(spec.get("candidates", 1)))
     if kind == "clone":
         ref, ref_text = spec.get("ref"), spec.get("ref_text")
         if spec.get("voice"):
@@ -135,10 +137,10 @@ def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]
             ref_text = ref_text if ref_text is not None else voice_text
         if not isinstance(ref, str):
             raise CliError("the clone job has no reference", 'add "ref": "ref.wav" or "voice": "name"', Exit.USAGE)
-        return requests.clone_request(ref, str(spec.get("text", "")), ref_text, spec["output"], **common)
+        return requests.clone_request(ref, str(spec.get("text", "")), ref_text, opts)
     edit_type, option = requests.edit_choice({k: spec.get(k) for k in requests.EDIT_FLAGS})
-    return requests.edit_request(str(spec.get("input")), spec["output"], edit_type, option, spec.get("text"),
-                                 int(spec.get("iterations", 1)), **common)
+    return requests.edit_request(str(spec.get("input")), edit_type, option, spec.get("text"),
+                                 int(spec.get("iterations", 1)), opts)
 
 
 def _run_one(client, prepared: dict, stop: threading.Event) -> dict:

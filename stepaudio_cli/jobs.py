@@ -16,32 +16,23 @@ from stepaudio_cli import audio_io, requests
 from stepaudio_cli.context import CliContext
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio
+from stepaudio_cli.job_options import VARIANT_HELP, JobOptions, with_job_options
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err, human_seconds, print_json
 from stepaudio_protos.errors import Exit
 
-VARIANT_HELP = "model variant: base | bnb (4-bit) | awq (4-bit); default: the daemon's"
-KEEP_ALIVE_HELP = "seconds to keep the model loaded after this job (0 = unload now, negative = keep)"
-OUTPUT_HELP = "WAV file to write (24 kHz); '-' writes the WAV to stdout"
-
-
+@with_job_options
 def clone(
     ctx: typer.Context,
     ref: Optional[str] = typer.Argument(None, metavar="REF",
                                         help="reference recording whose voice to clone ('-' = stdin)"),
     text: Optional[str] = typer.Argument(None, metavar="TEXT", help="text to speak in that voice ('-' = stdin)"),
-    output: str = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
     ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording "
                                                                     "(default: transcribe it)"),
     voice: Optional[str] = typer.Option(None, "--voice", help="use a saved voice instead of REF (voices add)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the text to speak from a file ('-' = stdin)"),
-    variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
-    keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
-    check: bool = flag("--check", help="transcribe the result and score it (error rate, speaker similarity)"),
-    candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
-    force: bool = flag("--force", "-f", help="overwrite the output file if it exists"),
     json_out: bool = flag("--json", help="print the result as JSON"),
+    opts: JobOptions = JobOptions(),
 ) -> None:
     """Say TEXT in the voice of the REF recording (or of a saved --voice)."""
     cli: CliContext = ctx.obj
@@ -64,16 +55,15 @@ def clone(
                        "stepaudio clone REF TEXT -o OUT, or stepaudio clone --voice NAME TEXT -o OUT", Exit.USAGE)
     text = _text(text, text_file, "text to speak")
     with ExitStack() as stack:
-        ref, out, final = _io(stack, cli, ref, output, force, "text" if text_file == "-" else "")
-        request = requests.clone_request(ref, text, ref_text, out, force or final == "-", variant, keep_alive, seed,
-                                         check, candidates)
+        ref, out, final = _io(stack, cli, ref, opts.output, opts.force, "text" if text_file == "-" else "")
+        request = requests.clone_request(ref, text, ref_text, opts.to(out, opts.force or final == "-"))
         run_job(cli, request, "clone", json_out, final)
 
 
+@with_job_options
 def edit(
     ctx: typer.Context,
     input_audio: str = typer.Argument(..., metavar="IN", help="recording to edit ('-' = stdin)"),
-    output: str = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
     emotion: Optional[str] = typer.Option(None, "--emotion", help="happy, sad, angry, … (see list-edits)"),
     style: Optional[str] = typer.Option(None, "--style", help="whisper, serious, child, … (see list-edits)"),
     speed: Optional[str] = typer.Option(None, "--speed", help="faster | slower | 'more faster' | 'more slower'"),
@@ -84,13 +74,8 @@ def edit(
     text: Optional[str] = typer.Option(None, "--text", help="transcript of IN (default: transcribe it)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the transcript from a file ('-' = stdin)"),
     iterations: int = typer.Option(1, "--iterations", "-n", help="edit passes (1-10), each on the last output"),
-    variant: Optional[str] = typer.Option(None, "--variant", help=VARIANT_HELP),
-    keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help=KEEP_ALIVE_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for reproducible output"),
-    check: bool = flag("--check", help="transcribe the result and score it (error rate, speaker similarity)"),
-    candidates: int = typer.Option(1, "--candidates", help="generate N (1-8) with different seeds, keep the best"),
-    force: bool = flag("--force", "-f", help="overwrite the output file if it exists"),
     json_out: bool = flag("--json", help="print the result as JSON"),
+    opts: JobOptions = JobOptions(),
 ) -> None:
     """Edit a recording: change its emotion, style or speed, add sounds, remove noise or silence."""
     cli: CliContext = ctx.obj
@@ -99,9 +84,9 @@ def edit(
     if text_file is not None:
         text = _text(text, text_file, "transcript")
     with ExitStack() as stack:
-        source, out, final = _io(stack, cli, input_audio, output, force, "text" if text_file == "-" else "")
-        request = requests.edit_request(source, out, edit_type, option, text, iterations, force or final == "-",
-                                        variant, keep_alive, seed, check, candidates)
+        source, out, final = _io(stack, cli, input_audio, opts.output, opts.force, "text" if text_file == "-" else "")
+        request = requests.edit_request(source, edit_type, option, text, iterations,
+                                        opts.to(out, opts.force or final == "-"))
         run_job(cli, request, f"edit ({edit_type})", json_out, final)
 
 

@@ -5,12 +5,15 @@ with a hint. The daemon and the engine check again for real (files can change, a
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
 from stepaudio_protos import edits
 from stepaudio_protos.errors import Exit
+
+if TYPE_CHECKING:  # job_options imports typer; building requests does not need it
+    from stepaudio_cli.job_options import JobOptions
 
 VARIANTS = ("base", "bnb", "awq")
 EDIT_FLAGS = ("emotion", "style", "speed", "paralinguistic", "denoise", "vad")
@@ -42,9 +45,7 @@ def edit_choice(values: dict[str, object]) -> tuple[str, str]:
     return edit_type, option
 
 
-def clone_request(ref: str, text: str, ref_text: Optional[str], output: str, force: bool = False,
-                  variant: Optional[str] = None, keep_alive: Optional[float] = None, seed: Optional[int] = None,
-                  check: bool = False, candidates: int = 1):
+def clone_request(ref: str, text: str, ref_text: Optional[str], opts: JobOptions):
     """A clone JobRequest; no ref_text (None) means: transcribe the reference with the bundled ASR."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
@@ -52,15 +53,11 @@ def clone_request(ref: str, text: str, ref_text: Optional[str], output: str, for
         check_text(ref_text, "reference text")
     job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=ref_text or "",
                       text=check_text(text, "text to speak"))
-    request = pb.JobRequest(clone=job, output=check_output_path(output, force), force=force,
-                            variant=check_variant(variant))
-    return _common(request, keep_alive, seed, check, candidates)
+    return _common(pb.JobRequest(clone=job), opts)
 
 
-def edit_request(source: str, output: str, edit_type: str, option: str, transcript: Optional[str],
-                 iterations: int = 1, force: bool = False, variant: Optional[str] = None,
-                 keep_alive: Optional[float] = None, seed: Optional[int] = None,
-                 check: bool = False, candidates: int = 1):
+def edit_request(source: str, edit_type: str, option: str, transcript: Optional[str], iterations: int,
+                 opts: JobOptions):
     """An edit JobRequest; no transcript (None) means: transcribe the input with the bundled ASR."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
@@ -77,19 +74,22 @@ def edit_request(source: str, output: str, edit_type: str, option: str, transcri
             raise CliError(problem, "", Exit.USAGE)
     job = pb.EditJob(input_audio=check_input_audio(source), audio_text=transcript, edit_type=edit_type,
                      edit_info=option, text=target, iterations=iterations)
-    request = pb.JobRequest(edit=job, output=check_output_path(output, force), force=force,
-                            variant=check_variant(variant))
-    return _common(request, keep_alive, seed, check, candidates)
+    return _common(pb.JobRequest(edit=job), opts)
 
 
 SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # the protocol's int64
 
 
-def _common(request, keep_alive: Optional[float], seed: Optional[int], check: bool = False, candidates: int = 1):
+def _common(request, opts: JobOptions):
+    """Fill in (and check) the JobOptions part of a request whose job is already set."""
+    request.output = check_output_path(opts.output, opts.force)
+    request.force = opts.force
+    request.variant = check_variant(opts.variant)
+    candidates, keep_alive, seed = opts.candidates, opts.keep_alive, opts.seed
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise CliError(f"--candidates must be 1 to {MAX_CANDIDATES}, not {candidates}",
                        "each candidate is a full generation", Exit.USAGE)
-    request.check = check or candidates > 1
+    request.check = opts.check or candidates > 1
     request.candidates = candidates
     if keep_alive is not None and keep_alive != keep_alive:  # NaN: no deadline could ever compare to it
         raise CliError("--keep-alive must be a number of seconds, not nan", "e.g. --keep-alive 300, or -1 to keep",
