@@ -62,3 +62,28 @@ def real(tiny_models):
     finally:
         inst.shutdown()
         cleanup(root)
+
+
+RELEASED_FILES = Path(__file__).parent / "data" / "step-audio-editx"
+
+
+@pytest.fixture(scope="session")
+def released_files() -> Path:
+    """The folder of the released model's small data files (tests/data/step-audio-editx), each checked
+    against the SHA-256 its README lists. A missing or different file fails the test loudly: these tests
+    must run on every clone, so they never skip."""
+    import hashlib
+    import re
+
+    table = re.findall(r"^\| `([^`]+)` \|.*\| ([0-9a-f]{64}) \|$", (RELEASED_FILES / "README.md").read_text(),
+                       re.MULTILINE)
+    assert len(table) == 4, f"{RELEASED_FILES / 'README.md'} should list 4 files with their SHA-256"
+    for name, expected in table:
+        path = RELEASED_FILES / name
+        if not path.is_file():
+            pytest.fail(f"released data file missing: {path} (it is part of the repository; restore it)")
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            pytest.fail(f"released data file {path} has SHA-256 {actual}, not {expected} as its README says "
+                        "(a Git LFS pointer, or changed line endings?)")
+    return RELEASED_FILES

@@ -260,13 +260,8 @@ def test_pull_errors_name_the_problem(sa, hub, tmp_path):
     assert "stepfun-ai/Step-Audio-EditX-AWQ-4bit" in result.stderr and "hint:" in result.stderr
 
 
-REFERENCE = Path("/work/shared/reference/step-audio-editx")
-
-
-def test_verify_reads_the_released_config_tokenizer_and_codebook(tmp_path):
+def test_verify_reads_the_released_config_tokenizer_and_codebook(tmp_path, released_files):
     """The released (not tiny) small files pass their checks; the absent weights fail by name."""
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference files not present at {REFERENCE}")
     from stepaudio_engine.verify import check_llm, check_tokenizer
 
     llm = tmp_path / "Step-Audio-EditX"
@@ -274,8 +269,8 @@ def test_verify_reads_the_released_config_tokenizer_and_codebook(tmp_path):
     llm.mkdir()
     tok.mkdir()
     for name in ("config.json", "tokenizer.model", "tokenizer_config.json"):
-        (llm / name).symlink_to(REFERENCE / name)
-    (tok / "linguistic_tokenizer.npy").symlink_to(REFERENCE / "linguistic_tokenizer.npy")
+        (llm / name).symlink_to(released_files / name)
+    (tok / "linguistic_tokenizer.npy").symlink_to(released_files / "linguistic_tokenizer.npy")
 
     checks = {Path(c.file).name: c for c in check_llm(tmp_path, "base")}
     assert checks["config.json"].ok and "32 layers" in checks["config.json"].message

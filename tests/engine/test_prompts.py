@@ -3,7 +3,7 @@
 The GOLDEN ids were produced once by a harness that ran upstream's `_build_audio_edit_instruction`,
 `_encode_audio_edit_prompt` and `_encode_audio_edit_clone_prompt` (stepfun-ai/Step-Audio-EditX aacb90a tts.py,
 config/prompts.py) with transformers 4.53.3 `AutoTokenizer` on the released tokenizer.model and
-tokenizer_config.json in /work/shared/reference/step-audio-editx (no add_bos_token there -> BOS per segment).
+tokenizer_config.json (tests/data/step-audio-editx; no add_bos_token there -> BOS per segment).
 Audio tokens: raw vq02 [1, 2, 3, 4, 1023, 0] and vq06 [10..15, 4095, 0, 7] interleaved 2:3.
 """
 from __future__ import annotations
@@ -19,11 +19,6 @@ from stepaudio_engine.llm.prompts import (EDIT_TYPE_DESCRIPTIONS, EDIT_TYPES, Pr
                                           edit_instruction, speaker_id_for, validate_edit)
 from stepaudio_engine.llm.text_tokenizer import TextTokenizer
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "step-audio-editx"
-if not REFERENCE.is_dir():
-    REFERENCE = Path("/work/shared/reference/step-audio-editx")
-needs_reference = pytest.mark.skipif(not (REFERENCE / "tokenizer.model").is_file(),
-                                     reason=f"released tokenizer files not found at {REFERENCE}")
 
 TRANSCRIPT = "  Hello world, this is my voice. "
 PARA_TEXT = "Hello [Laughter] world, this is [Sigh] my voice."
@@ -160,11 +155,10 @@ GOLDEN = {
 
 
 @pytest.fixture(scope="module")
-def builder() -> PromptBuilder:
-    return PromptBuilder(REFERENCE)
+def builder(released_files: Path) -> PromptBuilder:
+    return PromptBuilder(released_files)
 
 
-@needs_reference
 def test_clone_prompt_ids_match_upstream(builder: PromptBuilder) -> None:
     audio = GOLDEN["audio"]
     got = builder.clone_prompt("It is a sunny day 今天天气很好。", audio, "Hello world, this is my voice.",
@@ -174,7 +168,6 @@ def test_clone_prompt_ids_match_upstream(builder: PromptBuilder) -> None:
     assert got == GOLDEN["clone_space"]
 
 
-@needs_reference
 @pytest.mark.parametrize("key", [k for k in GOLDEN if k.startswith("edit:")])
 def test_edit_prompt_ids_match_upstream(builder: PromptBuilder, key: str) -> None:
     _, edit_type, info = key.split(":")
@@ -182,14 +175,12 @@ def test_edit_prompt_ids_match_upstream(builder: PromptBuilder, key: str) -> Non
     assert builder.edit_prompt(TRANSCRIPT, GOLDEN["audio"], edit_type, info, text) == GOLDEN[key]
 
 
-@needs_reference
 def test_audio_string_and_id_forms_give_the_same_prompt(builder: PromptBuilder) -> None:
     as_string = audio_token_string(GOLDEN["audio"])
     assert as_string.startswith("<audio_1><audio_2><audio_1034>")
     assert builder.edit_prompt(TRANSCRIPT, as_string, "emotion", "happy") == GOLDEN["edit:emotion:happy"]
 
 
-@needs_reference
 @pytest.mark.parametrize("text, ids", [
     ("human\n", [1, 4623, 78]),
     ("assistant\n", [1, 15886, 78]),
@@ -204,14 +195,13 @@ def test_audio_string_and_id_forms_give_the_same_prompt(builder: PromptBuilder) 
     ("\U0001F47C" + " " * 17 + "\uc548\ub155", [1, 324, 65535, 324, 390, 25211, 64420]),   # tie in a space run
     ("", [1]),
 ])
-def test_text_tokenizer_matches_transformers_fast(text: str, ids: list[int]) -> None:
+def test_text_tokenizer_matches_transformers_fast(released_files: Path, text: str, ids: list[int]) -> None:
     # expected ids measured with transformers 4.53.3 LlamaTokenizerFast on the released files
-    assert TextTokenizer(REFERENCE).encode(text) == ids
+    assert TextTokenizer(released_files).encode(text) == ids
 
 
-@needs_reference
-def test_released_tokenizer_layout() -> None:
-    tok = TextTokenizer(REFERENCE)
+def test_released_tokenizer_layout(released_files: Path) -> None:
+    tok = TextTokenizer(released_files)
     assert tok.vocab_size == 74752 and tok.add_bos
     assert [tok.piece(i) for i in (0, 1, 2, 3, 4, 78, 324)] == ["<unk>", "<s>", "</s>", "<|EOT|>", "<|BOT|>",
                                                                "<0x0A>", "\u2581"]

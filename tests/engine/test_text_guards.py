@@ -1,6 +1,6 @@
 """The pipeline's text guards against the released tokenizer: control pieces and control characters are
 refused with BAD_INPUT; ordinary text, including angle brackets that are no piece, passes.
-Tests that need tokenizer.model read it in place from /work/shared/reference and skip without it."""
+Tests that need tokenizer.model take it from tests/data/step-audio-editx (the released_files fixture)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,9 +11,6 @@ from hypothesis import strategies as st
 
 from stepaudio_engine.api import EngineError, Reason
 
-REFERENCE = Path("/work/shared/reference/step-audio-editx")
-
-
 def _guard(text: str) -> None:
     from stepaudio_engine.pipeline import _reject_control_tokens
 
@@ -21,12 +18,10 @@ def _guard(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    if not (REFERENCE / "tokenizer.model").is_file():
-        pytest.skip(f"the released tokenizer is not at {REFERENCE}")
+def tokenizer(released_files: Path):
     from stepaudio_engine.llm.text_tokenizer import TextTokenizer
 
-    return TextTokenizer(REFERENCE)
+    return TextTokenizer(released_files)
 
 
 def _refused(text: str) -> EngineError:
@@ -47,8 +42,8 @@ def test_a_harmless_bracket_before_a_control_piece_does_not_hide_it():
     assert "'<|EOT|>'" in _refused("a <b> then <|EOT|>").message
 
 
-def test_every_literal_piece_of_the_released_vocabulary_is_refused(tokenizer):
-    literal = _literal_ids()
+def test_every_literal_piece_of_the_released_vocabulary_is_refused(tokenizer, released_files):
+    literal = _literal_ids(released_files)
     # engine-spec §6.4: 66 named pieces below id 68, <audio_start>/<audio_end> (31, 32), <audio_0..9215>
     assert len(literal) == 66 + 2 + 9216
     for i in sorted(literal):
@@ -68,13 +63,11 @@ def test_control_characters_are_refused(char):
     assert "control characters" in _refused(f"hi{char}there").message
 
 
-def _literal_ids() -> set[int]:
-    if not (REFERENCE / "tokenizer.model").is_file():
-        pytest.skip(f"the released tokenizer is not at {REFERENCE}")
+def _literal_ids(folder: Path) -> set[int]:
     from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 
     proto = sp_pb2.ModelProto()
-    proto.ParseFromString((REFERENCE / "tokenizer.model").read_bytes())
+    proto.ParseFromString((folder / "tokenizer.model").read_bytes())
     kinds = (proto.SentencePiece.UNKNOWN, proto.SentencePiece.CONTROL, proto.SentencePiece.USER_DEFINED)
     return {i for i, piece in enumerate(proto.pieces) if piece.type in kinds}
 
@@ -84,10 +77,10 @@ PARTS = list("ab <>|_/sx05\n") + ["<|EOT|>", "<audio_5>", "<s>", "</s", "audio_"
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(st.lists(st.sampled_from(PARTS), max_size=20).map("".join))
-def test_text_that_would_become_a_literal_piece_is_always_refused(tokenizer, text):
+def test_text_that_would_become_a_literal_piece_is_always_refused(tokenizer, released_files, text):
     """Cross-check with the tokenizer: whenever the encoding holds an unknown/control/user-defined id, the
     guard refuses the text (it may also refuse `<|...|>` look-alikes that are no piece: harmless)."""
-    literal = _LITERAL.setdefault("ids", _literal_ids())
+    literal = _LITERAL.setdefault("ids", _literal_ids(released_files))
     ids = tokenizer.encode(text, add_bos=False)
     try:
         _guard(text)

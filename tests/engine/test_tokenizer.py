@@ -18,7 +18,6 @@ from stepaudio_engine.tokenizer import AudioTokens, DualTokenizer
 from stepaudio_engine.tokenizer.interleave import (interleave, parse_audio_str, split_prompt_tokens, to_audio_str,
                                                    to_llm_ids)
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "step-audio-editx"
 
 
 @pytest.fixture(scope="module")
@@ -402,10 +401,8 @@ def test_wrong_codebook_width(tmp_path, tiny_root):
 # --- the released codebook --------------------------------------------------------------------------------
 
 
-def test_released_codebook_shape():
-    path = REFERENCE / "linguistic_tokenizer.npy"
-    if not path.is_file():
-        pytest.skip(f"reference data not present: {path}")
+def test_released_codebook_shape(released_files):
+    path = released_files / "linguistic_tokenizer.npy"
     from stepaudio_engine.tokenizer.vq02 import load_codebook
 
     book = load_codebook(path, 512)
