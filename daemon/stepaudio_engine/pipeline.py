@@ -1,7 +1,7 @@
 """Clone and edit, end to end: audio → tokens and prompt features → step1 → flow + HiFT → 24 kHz WAV.
 
 The Pipeline owns the loaded parts (tokenizer, LLM, vocoder, prompt builder, cache) and knows the
-order of the stages (engine-spec §0.3). Each call reports progress per stage, checks the cancel flag
+order of the stages (docs/engine/audio.md#stages-of-a-job). Each call reports progress per stage, checks the cancel flag
 between steps, and returns timings and the options in force.
 """
 from __future__ import annotations
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 OUTPUT_RATE = 24000
 ASR_RATE = 16000                  # the Paraformer ASR reads 16 kHz audio
-MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (engine-spec §4.1)
-TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (engine-spec Appendix A)
-MAX_TOTAL_IDS = 8192              # upstream max_length (engine-spec §6.6)
+MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (docs/engine/tokenizer.md#vq06-chunks)
+TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (docs/engine/audio.md#input-length-and-rates)
+MAX_TOTAL_IDS = 8192              # upstream max_length (docs/engine/llm.md#upstream-generation)
 MAX_ITERATIONS = 10               # the CLI's --iterations range
 MAX_CANDIDATES = 8                # --candidates range: each one is a full generation
 SHORT_REFERENCE_S = 2.0           # below this a clone result notes that a longer reference clones better
@@ -57,6 +57,17 @@ class Stopwatch:
 
     def add(self, stage: str, started: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.monotonic() - started
+
+
+@dataclass
+class Run:
+    """One job's context, handed through the stages: where progress goes, its cancel flag, its timings and
+    the report (transcripts, scores) it returns."""
+
+    progress: ProgressFn
+    cancel: CancelToken
+    watch: Stopwatch = field(default_factory=Stopwatch)
+    report: dict = field(default_factory=dict)
 
 
 class Pipeline:
@@ -86,25 +97,24 @@ class Pipeline:
         _reject_control_tokens(req.ref_text, "reference text")
         if req.ref_text.strip():  # empty: the ASR transcribes the reference; given: it must hold words
             _require_text(req.ref_text, "reference text")
-        watch, report = Stopwatch(), {}
+        run = Run(progress, cancel)
         wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
         _require_sound(wav, req.ref_audio, "reference audio")
-        prepared = self.prepare(wav, sr, progress, cancel, watch)
+        prepared = self.prepare(wav, sr, run)
         ref_text = req.ref_text
         if not ref_text.strip():
-            ref_text = report["reference_transcript"] = self.transcript(wav, sr, progress, cancel, watch)
+            ref_text = run.report["reference_transcript"] = self.transcript(wav, sr, run)
             _require_heard(ref_text, req.ref_audio, "--ref-text")
         speaker = speaker_id_for(ref_text, _raw_samples(req.ref_audio))
         ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
         cap = _clone_budget(req.text)
         seed = req.seed if req.seed is not None else secrets.randbits(31)
-        kept = self.generate_best(ids, cap, prepared, seed, req.text, req.check, req.candidates, progress,
-                                  cancel, watch, report)
-        self.write(kept.wav, req.output, watch)
+        kept = self.generate_best(ids, cap, prepared, seed, req.text, req.check, req.candidates, run)
+        self.write(kept.wav, req.output, run.watch)
         notes = [f"the reference is only {len(wav) / sr:.1f} s long: 3-10 s of clear speech clones a voice better"] \
             if len(wav) / sr < SHORT_REFERENCE_S else []
-        return self.result(req.output, kept.wav, watch, kept.seed, kept.stop, prepared.cache,
-                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, report, notes)
+        return self.result(req.output, kept.wav, run, kept.seed, kept.stop, prepared.cache,
+                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, notes)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
@@ -116,21 +126,22 @@ class Pipeline:
         _reject_control_tokens(req.text, "paralinguistic text")
         if req.audio_text.strip():  # empty: the ASR transcribes the input; given: it must hold words
             _require_text(req.audio_text, "transcript of the input audio")
-        watch, report = Stopwatch(), {}
+        run = Run(progress, cancel)
         source, text, stop, caches = req.input_audio, req.audio_text, "", []
         # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
         seed = req.seed if req.seed is not None else secrets.randbits(31)
         passes = max(1, req.iterations)
         kept = Candidate(np.zeros(0, np.float32), seed, "")
         for i in range(passes):
-            progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
-            # every pass re-reads the previous output from disk as upstream does (engine-spec §8.2)
+            run.progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
+            # every pass re-reads the previous output from disk as upstream does
+            # (docs/engine/audio.md#iterative-editing)
             wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
             if i == 0:  # the user's input; a later pass reads our own output
                 _require_sound(wav, source, "input audio")
-            prepared = self.prepare(wav, sr, progress, cancel, watch)
+            prepared = self.prepare(wav, sr, run)
             if i == 0 and not text.strip() and req.edit_type not in ("denoise", "vad"):
-                text = report["input_transcript"] = self.transcript(wav, sr, progress, cancel, watch)
+                text = run.report["input_transcript"] = self.transcript(wav, sr, run)
                 _require_heard(text, req.input_audio, "--text")
             ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type,
                                            req.edit_info, req.text)
@@ -138,34 +149,34 @@ class Pipeline:
             last = i == passes - 1  # checks and candidates apply to the final pass
             target = req.text if req.edit_type == "paralinguistic" else text
             kept = self.generate_best(ids, cap, prepared, seed + i, target, req.check and last,
-                                      req.candidates if last else 1, progress, cancel, watch, report)
-            self.write(kept.wav, req.output, watch)
+                                      req.candidates if last else 1, run)
+            self.write(kept.wav, req.output, run.watch)
             source, caches = req.output, caches + [prepared.cache]
             if req.edit_type == "paralinguistic":
-                text = req.text  # from pass 2 the tagged text is the transcript (engine-spec §8.2)
-        return self.result(req.output, kept.wav, watch, seed, kept.stop, ",".join(caches),
+                # from pass 2 the tagged text is the transcript (docs/engine/audio.md#iterative-editing)
+                text = req.text
+        return self.result(req.output, kept.wav, run, seed, kept.stop, ",".join(caches),
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
-                            "iterations": req.iterations}, report)
+                            "iterations": req.iterations})
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
-        watch = Stopwatch()
+        run = Run(progress, cancel)
         wav, sr = audio.load_audio(req.audio, MAX_INPUT_SECONDS)
-        text = self.transcript(wav, sr, progress, cancel, watch)
-        return EngineResult(output="", sample_rate=sr, duration_s=len(wav) / sr, timings=watch.timings,
+        text = self.transcript(wav, sr, run)
+        return EngineResult(output="", sample_rate=sr, duration_s=len(wav) / sr, timings=run.watch.timings,
                             options={"kind": "transcribe"}, report={"transcript": text},
                             notes=self.result_notes(""))
 
-    def transcript(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
-                   watch: Stopwatch) -> str:
+    def transcript(self, wav: np.ndarray, sr: int, run: Run) -> str:
         """The ASR transcript of an input, cached with its prompt features."""
         started = time.monotonic()
         key = audio_key(wav, sr)
         text = self.cache.get_text(key)
         if text is None:
-            progress("transcribing", -1.0, {})
-            text = self._hear(wav, sr, cancel)
+            run.progress("transcribing", -1.0, {})
+            text = self._hear(wav, sr, run.cancel)
             self.cache.put_text(key, text)
-        watch.add("transcribe", started)
+        run.watch.add("transcribe", started)
         return text
 
     def _hear(self, wav: np.ndarray, sr: int, cancel: CancelToken) -> str:
@@ -174,67 +185,64 @@ class Pipeline:
         return self.asr.transcribe(resample(wav, sr, ASR_RATE) if sr != ASR_RATE else wav, ASR_RATE, cancel).text
 
     def generate_best(self, ids: list[int], cap: int, prepared: Prepared, seed: int, target_text: str,
-                      check: bool, candidates: int, progress: ProgressFn, cancel: CancelToken,
-                      watch: Stopwatch, report: dict) -> Candidate:
+                      check: bool, candidates: int, run: Run) -> Candidate:
         """Generate `candidates` outputs (seeds seed, seed+1, …); with checks, score each and keep the best."""
         check = check or candidates > 1
         made = []
         for k in range(max(1, candidates)):
             if candidates > 1:
-                progress("candidate", k / candidates, {"text": f"candidate {k + 1} of {candidates}"})
-            wav, _, stop = self.speak(ids, cap, prepared, seed + k, progress, cancel, watch)
+                run.progress("candidate", k / candidates, {"text": f"candidate {k + 1} of {candidates}"})
+            wav, _, stop = self.speak(ids, cap, prepared, seed + k, run)
             cand = Candidate(wav, seed + k, stop)
             if check:
-                cand.scores = self.score(wav, target_text, prepared, progress, cancel, watch)
+                cand.scores = self.score(wav, target_text, prepared, run)
             made.append(cand)
         kept = best(made)
         if check:
-            report["quality"] = kept.scores.to_dict()  # type: ignore[union-attr]
+            run.report["quality"] = kept.scores.to_dict()  # type: ignore[union-attr]
         if candidates > 1:
-            report["candidates"] = [dict(c.summary(), kept=c is kept) for c in made]
+            run.report["candidates"] = [dict(c.summary(), kept=c is kept) for c in made]
         return kept
 
-    def score(self, wav: np.ndarray, target_text: str, prepared: Prepared, progress: ProgressFn,
-              cancel: CancelToken, watch: Stopwatch):
+    def score(self, wav: np.ndarray, target_text: str, prepared: Prepared, run: Run):
         started = time.monotonic()
-        progress("checking", -1.0, {})
-        heard = self._hear(wav, OUTPUT_RATE, cancel)
+        run.progress("checking", -1.0, {})
+        heard = self._hear(wav, OUTPUT_RATE, run.cancel)
         embedding = self.vocoder.prompt_features(wav, OUTPUT_RATE).embedding
-        watch.add("check", started)
+        run.watch.add("check", started)
         return score(heard, target_text, prepared.entry.features.embedding, embedding)
 
     # ---- stages -----------------------------------------------------------------------------
-    def prepare(self, wav: np.ndarray, sr: int, progress: ProgressFn, cancel: CancelToken,
-                watch: Stopwatch) -> Prepared:
+    def prepare(self, wav: np.ndarray, sr: int, run: Run) -> Prepared:
         started = time.monotonic()
-        progress("tokenizing", 0.0, {})
+        run.progress("tokenizing", 0.0, {})
         key = audio_key(wav, sr)
         entry = self.cache.get(key)
         state = "off" if self.cache.folder is None else ("hit" if entry else "miss")
         if entry is None:
-            tokens = self.tokenizer.tokenize(wav, sr, cancel)
-            cancel.check()
+            tokens = self.tokenizer.tokenize(wav, sr, run.cancel)
+            run.cancel.check()
             features = self.vocoder.prompt_features(wav, sr)
             entry = PromptEntry(tokens, features)
             self.cache.put(key, entry)
-        progress("tokenizing", 1.0, {})
-        watch.add("tokenize", started)
+        run.progress("tokenizing", 1.0, {})
+        run.watch.add("tokenize", started)
         return Prepared(entry, state, time.monotonic() - started)
 
-    def speak(self, ids: list[int], cap: int, prepared: Prepared, seed: Optional[int], progress: ProgressFn,
-              cancel: CancelToken, watch: Stopwatch) -> tuple[np.ndarray, Optional[int], str]:
+    def speak(self, ids: list[int], cap: int, prepared: Prepared, seed: Optional[int],
+              run: Run) -> tuple[np.ndarray, Optional[int], str]:
         started = time.monotonic()
         opts = GenerationOptions(seed=seed, max_length=min(MAX_TOTAL_IDS, len(ids) + cap))
-        gen = generate_detailed(self.llm, ids, opts, progress, cancel)
-        watch.add("generate", started)
+        gen = generate_detailed(self.llm, ids, opts, run.progress, run.cancel)
+        run.watch.add("generate", started)
         started = time.monotonic()
         if not gen.audio_tokens:
             raise EngineError(Reason.BAD_INPUT, "the model produced no audio for this input",
                               "try another --seed, or a longer text")
-        progress("vocoding", 0.0, {})
+        run.progress("vocoding", 0.0, {})
         wav = self.vocoder.synthesize(gen.audio_tokens, prepared.entry.tokens.prompt_tokens,
-                                      prepared.entry.features, cancel, progress, gen.seed)
-        watch.add("vocode", started)
+                                      prepared.entry.features, run.cancel, run.progress, gen.seed)
+        run.watch.add("vocode", started)
         return wav, gen.seed, gen.stop_reason
 
     def write(self, wav: np.ndarray, path: str, watch: Stopwatch) -> None:
@@ -254,12 +262,12 @@ class Pipeline:
                               "free some disk space, or write to another folder with -o") from exc
         watch.add("write", started)
 
-    def result(self, output: str, wav: np.ndarray, watch: Stopwatch, seed: Optional[int], stop: str,
-               cache: str, options: dict, report: dict, notes: Optional[list[str]] = None) -> EngineResult:
+    def result(self, output: str, wav: np.ndarray, run: Run, seed: Optional[int], stop: str,
+               cache: str, options: dict, notes: Optional[list[str]] = None) -> EngineResult:
         return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
-                            timings=watch.timings,
+                            timings=run.watch.timings,
                             options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
-                            notes=(notes or []) + self.result_notes(stop), report=report)
+                            notes=(notes or []) + self.result_notes(stop), report=run.report)
 
     def result_notes(self, stop: str) -> list[str]:
         notes = []
@@ -270,7 +278,8 @@ class Pipeline:
         return notes
 
 
-# `<...>` runs the tokenizer could map to one control piece (they are all of this shape, engine-spec §6.4)
+# `<...>` runs the tokenizer could map to one control piece (they are all of this shape,
+# docs/engine/llm.md#text-tokenizer)
 _ANGLE_TOKEN = re.compile(r"<[^<>\s]{1,64}>")
 # C0 controls except tab/LF/CR, and DEL: NUL bytes and terminal escapes are never meant to be spoken
 _CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -312,7 +321,7 @@ def _reject_control_tokens(text: str, what: str) -> None:
                           "of the model, not text", "remove it or write it differently (e.g. with spaces)")
 
 
-# the released vocabulary's literal pieces that are neither <|...|> nor <audio_N> (engine-spec §6.4;
+# the released vocabulary's literal pieces that are neither <|...|> nor <audio_N> (docs/engine/llm.md#text-tokenizer;
 # tests/engine/test_text_guards.py checks this list against tokenizer.model)
 _NAMED_SPECIALS = {"<s>", "</s>", "<unk>", "<im_patch>", "<im_start>", "<im_end>", "<dream>", "<dream_start>",
                    "<dream_end>", "<video_start>", "<video_end>", "<row_patch>", "<column_patch>", "<text_start>",
@@ -344,7 +353,7 @@ def _edit_budget(input_tokens: int) -> int:
 
 def _raw_samples(path: str) -> np.ndarray:
     """The decoded samples as upstream hashes them for the clone speaker id: float32 (channels, frames),
-    before mono mixing and peak capping (engine-spec §8.3)."""
+    before mono mixing and peak capping (docs/engine/audio.md#clone-voice-id)."""
     import soundfile as sf
 
     data, _ = sf.read(path, dtype="float32", always_2d=True)
