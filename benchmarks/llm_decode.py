@@ -5,7 +5,8 @@
                                     [--prefill-chunk 0]
 
 Both models are built in memory with random weights at the released width (hidden 3072, 48 heads, 4 KV groups,
-FFN 8192, vocab 74 752; engine-spec §6.1) and `--layers` decoder layers, in the same dtype, on the same device,
+#configuration) and `--layers` decoder layers, in the same dtype, on the same device,
+FFN 8192, vocab 74 752; docs/engine/llm.md
 with the same torch threads. Llama (SDPA attention, untied head, its own DynamicCache) runs a plain greedy loop
 through `model(..., past_key_values=cache, use_cache=True)` (`cache=` where transformers has renamed it); ours
 runs `model(ids, cache)` with its KVCache. Both without grad, as the engine's load_llm leaves its model.

@@ -3,7 +3,8 @@
     python benchmarks/vocoder_rtf.py [--seconds 5 10] [--prompt-seconds 5] [--runs 2] [--threads N]
 
 Both modules are built in memory at the released config (VocoderConfig defaults = CosyVoice-300M-25Hz's
-cosyvoice.yaml, engine-spec §7) with random weights: compute cost does not depend on the weight values. Inputs
+#yaml-values) with random weights: compute cost does not depend on the weight values. Inputs
+cosyvoice.yaml, docs/engine/vocoder.md
 are random mixed tokens for the output and for a prompt of `--prompt-seconds` (the flow also runs over the prompt
 frames, as in the pipeline), a random prompt mel and speaker embedding. RTF = wall seconds ÷ seconds of audio
 produced (2880 samples at 24 kHz per 5-token group), median of `--runs` after one short warm-up run.
@@ -31,7 +32,8 @@ from stepaudio_engine.vocoder.config import VocoderConfig  # noqa: E402
 from stepaudio_engine.vocoder.flow import FlowModel  # noqa: E402
 from stepaudio_engine.vocoder.hift import HiFTGenerator  # noqa: E402
 
-GROUP_SECONDS = 2880 / 24000  # one 5-token group = 3 flow steps = 6 mel frames = 0.12 s (engine-spec §7.4)
+# one 5-token group = 3 flow steps = 6 mel frames = 0.12 s (docs/engine/vocoder.md#vocoder-inputs)
+GROUP_SECONDS = 2880 / 24000
 
 
 def _groups(seconds: float) -> int:

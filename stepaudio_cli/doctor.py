@@ -28,7 +28,7 @@ ENGINE_PACKAGES = ("torch", "numpy", "soundfile", "soxr", "safetensors", "senten
 OPTIONAL_PACKAGES = {"huggingface_hub": "`stepaudio models pull`",
                      "bitsandbytes": "the bnb variant", "compressed-tensors": "the awq variant"}
 TORCH_VERSION = "2.13.0"
-LOW_MEMORY = 8 * 1024**3      # below this much free RAM even a 4-bit variant is tight (engine-spec §9.5)
+LOW_MEMORY = 8 * 1024**3      # below this much free RAM even a 4-bit variant is tight (docs/engine/models.md#variants)
 LOW_DISK = 2 * 1024**3        # the prompt cache alone may use cache_max_mb (1 GiB by default)
 
 TORCH_PROBE = """

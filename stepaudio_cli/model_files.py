@@ -5,7 +5,7 @@ llm/checkpoint.py and vocoder/facade.py; the CLI must not import the engine (it 
 table is repeated here and tests/cli/test_models.py checks it against the tiny model folder written by
 stepaudio_engine.tiny.write_tiny_models, so the two cannot drift apart.
 
-Layout under the models root (engine-spec §1; DESIGN.md §4):
+Layout under the models root (docs/engine/models.md#layout; DESIGN.md §4):
 
     Step-Audio-Tokenizer/                  shared by every variant
     Step-Audio-EditX[-bnb-4bit|-AWQ-4bit]/ one LLM folder per variant
@@ -33,7 +33,7 @@ VOCODER_FOLDER = "CosyVoice-300M-25Hz"
 VOCODER_FILES = ("cosyvoice.yaml", "flow.pt", "hift.pt", "campplus.onnx")
 TINY_MARKER = "stepaudio-tiny-model.json"
 
-# Where `stepaudio models pull` downloads each part from (engine-spec §1; stepaudio_engine/folders.py).
+# Where `stepaudio models pull` downloads each part from (docs/engine/models.md#layout; stepaudio_engine/folders.py).
 HF_REPOS = {"base": "stepfun-ai/Step-Audio-EditX", "awq": "stepfun-ai/Step-Audio-EditX-AWQ-4bit",
             TOKENIZER: "stepfun-ai/Step-Audio-Tokenizer"}
 BNB_HINT = ("there is no released bnb repository: the bnb variant is the base weights quantised by "

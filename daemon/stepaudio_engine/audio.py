@@ -1,6 +1,6 @@
 """Audio input: header checks before decoding, loading, and the tokenizer's pre-processing steps.
 
-Steps and numbers follow engine-spec §2 (UP:tts.py `preprocess_prompt_wav`, UP:utils.py `energy_norm_fn`,
+Steps and numbers follow docs/engine/audio.md (UP:tts.py `preprocess_prompt_wav`, UP:utils.py `energy_norm_fn`,
 `trim_silence`, `resample_audio`):
 
 * load -> mono (mean over channels) -> peak cap 0.6 (only attenuates; quiet audio is left alone);
@@ -21,11 +21,12 @@ from stepaudio_engine.api import EngineError, Reason
 
 log = logging.getLogger(__name__)
 
-PEAK_CAP = 0.6                # engine-spec §2.1 step 3
-ENERGY_NORM_PEAK = 0.999      # engine-spec §2.2
+PEAK_CAP = 0.6                # docs/engine/audio.md#peak-cap
+ENERGY_NORM_PEAK = 0.999      # docs/engine/audio.md#energy-norm
 ENERGY_NORM_FLOOR = 0.01
 TOKENIZER_RATE = 16000
-# Upstream's tokenizer asserts sr > 16000 whenever sr != 16000 (UP:utils.py `resample_audio`, engine-spec §2.1):
+# Upstream's tokenizer asserts sr > 16000 whenever sr != 16000 (UP:utils.py `resample_audio`,
+# docs/engine/audio.md#peak-cap):
 # the codebooks were trained on 16 kHz audio and upsampled narrow-band audio lacks the 4-8 kHz band, so we
 # reject lower rates up front with a clear message instead of an assertion deep inside the pipeline.
 MIN_SAMPLE_RATE = 16000
@@ -39,7 +40,7 @@ ABSURD_SECONDS = 3600.0
 # of 8 channels at 96 kHz (~92 MB as float32); real reference recordings are far below it.
 MAX_DECODED_SAMPLES = 24_000_000
 
-TRIM_TOP_DB = 20              # engine-spec §2.3
+TRIM_TOP_DB = 20              # docs/engine/audio.md#silence-trim
 TRIM_FRAME = 512
 TRIM_HOP = 128
 TRIM_KEEP_BEFORE = 800        # 0.05 s at 16 kHz
@@ -145,13 +146,13 @@ def _riff_data_chunk(path: str) -> tuple[int, int] | None:
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """(N,) or (N, C) -> float32 (N,), mean over channels (engine-spec §2.1 step 2)."""
+    """(N,) or (N, C) -> float32 (N,), mean over channels (docs/engine/audio.md#entry-mono)."""
     x = np.asarray(samples, dtype=np.float32)
     return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
 
 
 def peak_cap(wav: np.ndarray, cap: float = PEAK_CAP) -> np.ndarray:
-    """Scale down so that max|x| <= cap; never boosts (engine-spec §2.1 step 3)."""
+    """Scale down so that max|x| <= cap; never boosts (docs/engine/audio.md#peak-cap)."""
     x = np.asarray(wav, dtype=np.float32)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak > cap:
@@ -177,14 +178,14 @@ def load_audio(path: str, max_seconds: float = 30.0) -> tuple[np.ndarray, int]:
 
 
 def energy_norm(wav: np.ndarray) -> np.ndarray:
-    """x / max(max|x|, 0.01) * 0.999 (engine-spec §2.2)."""
+    """x / max(max|x|, 0.01) * 0.999 (docs/engine/audio.md#energy-norm)."""
     x = np.asarray(wav, dtype=np.float32)
     peak = max(float(np.max(np.abs(x))) if x.size else 0.0, ENERGY_NORM_FLOOR)
     return (x / np.float32(peak) * np.float32(ENERGY_NORM_PEAK)).astype(np.float32)
 
 
 def trimmed_length(start: int, end: int) -> int:
-    """Output length of `trim_silence` for a detected span [start, end) (engine-spec §2.3 step 4)."""
+    """Output length of `trim_silence` for a detected span [start, end) (docs/engine/audio.md#silence-trim)."""
     return math.ceil((end - start) / TRIM_STEP) * TRIM_STEP + TRIM_TAIL
 
 
@@ -214,7 +215,7 @@ class TokenizerAudio:
 
 
 def prepare_for_tokenizer(wav: np.ndarray, sr: int) -> TokenizerAudio:
-    """16 kHz resample (downsampling only, as upstream), energy norm, trim (engine-spec §2.1-2.3)."""
+    """16 kHz resample (downsampling only, as upstream), energy norm, trim (docs/engine/audio.md)."""
     from stepaudio_engine.resample import resample
 
     x = np.asarray(wav, dtype=np.float32)

@@ -1,6 +1,8 @@
 """Two small signal-processing definitions the engine needs, in numpy, instead of importing librosa.
 
-Upstream computes these with librosa (engine-spec §2.3 trim, §3 vq06 mel, §7.2 prompt mel). Importing
+#silence-trim; vq06 mel: docs/engine/tokenizer.md#vq06-log-mel;
+Upstream computes these with librosa (trim: docs/engine/audio.md
+prompt mel: docs/engine/vocoder.md#prompt-mel). Importing
 librosa's filters and effects pulls in scipy.signal and numba: about 1 s at load and up to 3 s more on the
 first job after every load, for a few lines of arithmetic. These are our statements of the same
 definitions (librosa 0.11: `filters.mel` with htk=False, norm="slaney"; `effects.trim` with ref=np.max,

@@ -1,4 +1,4 @@
-"""The model folders one variant needs, found under the models root (engine-spec §1; UP:app.py):
+"""The model folders one variant needs, found under the models root (docs/engine/models.md#layout; UP:app.py):
 
     <models>/Step-Audio-Tokenizer/                 dual audio tokenizer (shared by all variants)
     <models>/<variant folder>/                     step1 LLM (Step-Audio-EditX, -bnb-4bit, -AWQ-4bit)

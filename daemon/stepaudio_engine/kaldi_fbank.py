@@ -1,6 +1,7 @@
 """Kaldi-compatible log-mel filterbank, our own torch code (no torchaudio), shared by the vq02 front end and CAM++.
 
-It reproduces `torchaudio.compliance.kaldi.fbank` with dither 0 and snip_edges (engine-spec §3.3, §7.3):
+#vq02-front-end, docs/engine/vocoder.md#speaker-embedding):
+It reproduces `torchaudio.compliance.kaldi.fbank` with dither 0 and snip_edges (docs/engine/tokenizer.md
 25 ms / 10 ms frames (only whole frames), per-frame DC removal, pre-emphasis 0.97 (the first sample uses itself
 as predecessor), a window, zero pad to the next power of two (512 at 16 kHz), power spectrum, Kaldi triangular
 mel bins on 1127 ln(1 + f/700) from 20 Hz to Nyquist (last FFT bin weight 0), natural log floored at the float32
@@ -8,7 +9,7 @@ epsilon (torchaudio's floor for the float32 audio both callers feed). Two caller
 
 * VQ02_FBANK: samples x 32768, symmetric Hamming window, float32 arithmetic in torchaudio's order, as FunASR's
   `WavFrontendOnline.forward_fbank` calls it (UP:funasr_detach/frontends/wav_frontend.py). Dither is off so the
-  codes are deterministic (engine-spec §3.9; upstream's default 1.0 adds N(0, 1) noise per sample).
+  codes are deterministic (docs/engine/tokenizer.md#determinism; upstream's default 1.0 adds N(0, 1) noise per sample).
 * CAMPPLUS_FBANK: samples as they are (not scaled), Povey window (Hann ** 0.85, Kaldi's default), computed in
   float64 (UP:stepvocoder/cosyvoice2/cli/frontend.py `kaldi.fbank(speech, num_mel_bins=80, dither=0)`).
 The result is float32 either way.

@@ -6,7 +6,8 @@ English a word error rate and mixed text a mixture of both, as is usual for zh/e
 Unicode NFKC (full-width -> ASCII), lower case, punctuation and symbols dropped, apostrophes inside words kept
 ("it's" is one word).
 
-speaker_similarity: cosine of two speaker embeddings (e.g. CAM++ 192-d from campplus.onnx, engine-spec §7.3).
+#speaker-embedding).
+speaker_similarity: cosine of two speaker embeddings (e.g. CAM++ 192-d from campplus.onnx, docs/engine/vocoder.md
 """
 from __future__ import annotations
 

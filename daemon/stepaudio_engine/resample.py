@@ -1,6 +1,7 @@
 """Windowed-sinc resampling with the numerics of torchaudio's default `Resample`.
 
-Upstream resamples the tokenizer input with `torchaudio.transforms.Resample(orig, 16000)` (engine-spec §2.1;
+#peak-cap;
+Upstream resamples the tokenizer input with `torchaudio.transforms.Resample(orig, 16000)` (docs/engine/audio.md
 UP:utils.py `resample_audio`), whose defaults are `sinc_interp_hann`, `lowpass_filter_width=6`, `rolloff=0.99`.
 torchaudio is not allowed here, so this module rebuilds the same polyphase kernel from its definition:
 

@@ -1,4 +1,4 @@
-"""Edit types and their options, as upstream offers them (engine-spec.md §8.1; UP:config/edit_config.py,
+"""Edit types and their options, as upstream offers them (docs/engine/llm.md#edit-types; UP:config/edit_config.py,
 UP:tts_infer.py choices). Pure data, shared by the CLI (validation, completion, list-edits) and the
 daemon. The engine has its own copy (stepaudio_engine.llm.prompts.EDIT_TYPES); a test keeps them equal.
 """
@@ -78,7 +78,8 @@ def check_option(edit_type: str, option: str) -> str | None:
 
 
 # One line per option for `stepaudio list-edits` and shell completion help. The option names are upstream's
-# (engine-spec §8.1); the wording is ours. Upstream's UI labels are Chinese, so some English names are loose
+# (docs/engine/llm.md#edit-types); the wording is ours. Upstream's UI labels are Chinese, so some English names are
+# loose
 # (e.g. "sister", "program"): the descriptions say what the label means.
 OPTION_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "emotion": {

@@ -1,4 +1,4 @@
-"""Audio input checks, mono/peak cap, the sinc resampler, energy norm and silence trimming (engine-spec §2)."""
+"""Audio input checks, mono/peak cap, the sinc resampler, energy norm and silence trimming (docs/engine/audio.md)."""
 from __future__ import annotations
 
 import math
@@ -194,7 +194,8 @@ def test_trim_pads_when_onset_is_early_and_silence_gives_4320_zeros():
     assert np.all(out[:800] == 0)   # onset at 0: 800 zeros are prepended
     np.testing.assert_array_equal(out[800:800 + 4000], x)
     # all-zero input: librosa's dB is relative to the max (0 dB everywhere), so nothing counts as silent and
-    # the whole span is kept (engine-spec §2.3 says 4320 zeros; librosa disagrees, and upstream uses librosa)
+    # the whole span is kept (the arithmetic of docs/engine/audio.md#silence-trim alone would give 4320 zeros;
+    # librosa disagrees, and upstream uses librosa)
     silent = trim_silence(np.zeros(5000, np.float32))
     assert silent.shape == (math.ceil(5000 / 240) * 240 + 4320,) and not silent.any()
 

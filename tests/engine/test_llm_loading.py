@@ -39,7 +39,7 @@ def test_contract_of_the_released_config_lists_291_tensors(released_files: Path)
     assert tensors["model.layers.31.self_attn.k_proj.weight"] == (256, 3072)
     assert tensors["model.layers.0.mlp.down_proj.weight"] == (3072, 8192)
     params = sum(torch.Size(s).numel() for s in tensors.values())
-    assert 3.52e9 < params < 3.54e9        # engine-spec §6.1: about 3.53 B
+    assert 3.52e9 < params < 3.54e9        # docs/engine/llm.md#configuration: about 3.53 B
 
 
 def test_variant_folders() -> None:

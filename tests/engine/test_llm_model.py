@@ -1,4 +1,4 @@
-"""step1 model math against an independent float64 NumPy implementation of engine-spec §6.2."""
+"""step1 model math against an independent float64 NumPy implementation of docs/engine/llm.md#model-maths"""
 from __future__ import annotations
 
 import math
@@ -16,7 +16,8 @@ CFG = Step1Config(hidden_size=96, intermediate_size=160, num_attention_heads=12,
 
 
 def spec_slopes(heads: int) -> list[float]:
-    """engine-spec §6.2 written out: n = 2^floor(log2 H); 2^(-8k/n) for k=1..n, then 2^(-4k/n) for odd k."""
+    """docs/engine/llm.md#model-maths written out: n = 2^floor(log2 H); 2^(-8k/n) for k=1..n, then 2^(-4k/n) for odd
+    k."""
     n = 1
     while n * 2 <= heads:
         n *= 2

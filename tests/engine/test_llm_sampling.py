@@ -45,7 +45,7 @@ def test_top_k_keeps_ties_like_transformers() -> None:
 
 def test_sampling_equals_transformers_processors_and_global_rng() -> None:
     """Our step equals: upstream's processor, then transformers' temperature and top-k warpers, softmax,
-    torch.multinomial on the global RNG seeded the same way (engine-spec §6.6)."""
+    torch.multinomial on the global RNG seeded the same way (docs/engine/llm.md#upstream-generation)."""
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper
 
     gen = torch.Generator().manual_seed(1234)
@@ -129,7 +129,7 @@ def test_greedy_follows_the_ban_rule_and_stops_at_max_length() -> None:
     assert result.new_ids == _expected_greedy(PROMPT, [A, B, 3], 25)
     assert result.new_ids[:4] == [A, A, B, A]
     assert result.stop_reason == "max_length" and len(PROMPT) + len(result.new_ids) == len(PROMPT) + 25
-    # the last id is dropped even at the length cap, as upstream does (engine-spec §6.7)
+    # the last id is dropped even at the length cap, as upstream does (docs/engine/llm.md#upstream-post-processing)
     assert result.audio_tokens == [i - 65536 for i in result.new_ids[:-1]]
 
 

@@ -187,7 +187,7 @@ def test_audio_string_and_id_forms_give_the_same_prompt(builder: PromptBuilder) 
     ("\n", [1, 324, 78]),
     ("\nHello world", [1, 324, 78, 20574, 2844]),
     ("<audio_1><audio_1034>\n", [1, 65537, 66570, 78]),        # no ▁ before a leading special piece
-    ("Make the following audio", [1, 12065, 336, 2308, 15665]),  # ▁Make (engine-spec §6.4)
+    ("Make the following audio", [1, 12065, 336, 2308, 15665]),  # ▁Make (docs/engine/llm.md#text-tokenizer)
     (" leading", [1, 8025]),                                    # no second ▁ when the text starts with a space
     ("x  y   z    w", [1, 2812, 324, 641, 324, 324, 657, 426, 560]),
     ("a<|EOT|>b", [1, 348, 3, 500]),                            # control pieces written in text match

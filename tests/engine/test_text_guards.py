@@ -44,7 +44,8 @@ def test_a_harmless_bracket_before_a_control_piece_does_not_hide_it():
 
 def test_every_literal_piece_of_the_released_vocabulary_is_refused(tokenizer, released_files):
     literal = _literal_ids(released_files)
-    # engine-spec §6.4: 66 named pieces below id 68, <audio_start>/<audio_end> (31, 32), <audio_0..9215>
+    # docs/engine/llm.md#text-tokenizer: 66 named pieces below id 68, <audio_start>/<audio_end> (31, 32),
+    # <audio_0..9215>
     assert len(literal) == 66 + 2 + 9216
     for i in sorted(literal):
         piece = tokenizer.piece(i)

@@ -1,4 +1,5 @@
-"""Dual audio tokenizer: front ends, interleaving rules, the tiny folder end to end, errors (engine-spec §3-§5)."""
+"""Dual audio tokenizer: front ends, interleaving rules, the tiny folder end to end, errors
+(docs/engine/tokenizer.md#upstream-facts-we-rely-on-with-sources)."""
 from __future__ import annotations
 
 import json

@@ -15,7 +15,7 @@ from stepaudio_engine.vocoder.hift import HiFTGenerator
 
 def test_released_flow_contract() -> None:
     shapes = flow_parameters(FlowConfig())
-    assert len(shapes) == 605  # engine-spec §7.9 (SWIFT reports 605)
+    assert len(shapes) == 605  # docs/engine/vocoder.md#state-dicts (SWIFT reports 605)
     assert shapes["input_embedding.embedding.weight"] == (5121, 256)
     assert shapes["spk_embed_affine_layer.weight"] == (80, 192)
     assert shapes["encoder.pre_lookahead_layer.conv1.weight"] == (512, 512, 4)
@@ -34,7 +34,7 @@ def test_released_flow_contract() -> None:
 
 def test_released_hift_contract() -> None:
     shapes = hift_parameters(HiftConfig())
-    assert len(shapes) == 328  # engine-spec §7.9
+    assert len(shapes) == 328  # docs/engine/vocoder.md#state-dicts
     assert sum(k.endswith("original0") for k in shapes) == 82  # 328 - 82 = 246 after folding weight norm
     assert shapes["conv_pre.parametrizations.weight.original1"] == (512, 80, 7)
     assert shapes["ups.0.parametrizations.weight.original0"] == (512, 1, 1)  # ConvTranspose: g over inputs

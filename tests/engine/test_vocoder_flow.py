@@ -21,7 +21,7 @@ def test_reshape_full_group() -> None:
 
 
 def test_reshape_padding_rules() -> None:
-    # engine-spec §7.4: append the last (5 - len % 5) items of [0, 0, 0, 1024, 1024, 1024]
+    # docs/engine/vocoder.md#vocoder-inputs: append the last (5 - len % 5) items of [0, 0, 0, 1024, 1024, 1024]
     base = [1, 2, 1100, 1101, 1102]
     assert reshape_tokens(base + [7, 8, 1200, 1201]).tolist()[3:] == [[7, 1201], [8, 1202], [1024, 1025]]
     assert reshape_tokens(base + [7, 8, 1200]).tolist()[3:] == [[7, 1201], [8, 1025], [1024, 1025]]

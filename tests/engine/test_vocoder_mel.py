@@ -1,4 +1,4 @@
-"""Prompt mel (engine-spec §7.2) against a direct numpy implementation."""
+"""Prompt mel (docs/engine/vocoder.md#prompt-mel) against a direct numpy implementation."""
 from __future__ import annotations
 
 import numpy as np

@@ -138,7 +138,8 @@ def test_same_injected_hift_noise_gives_identical_output_and_different_noise_dif
 
 def test_phase_draw_is_dead_and_sine_noise_is_live_on_a_voiced_source() -> None:
     # The initial phases are added to sample 0 only, and the ×1/480 linear downsampling (align_corners=False)
-    # reads samples 239/240, 719/720, …: sample 0 never reaches the output, here as upstream (engine-spec §7.8
+    # reads samples 239/240, 719/720, …: sample 0 never reaches the output, here as upstream
+    # (docs/engine/vocoder.md#hift
     # step 3). The draw still matters for the generator state, so it is kept and recorded.
     src = HarmonicSource(HiftConfig(), upsample=480)
     f0 = torch.full((1, 480 * 4, 1), 220.0)  # voiced: sines carry the phases

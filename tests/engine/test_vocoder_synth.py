@@ -50,7 +50,7 @@ def test_prompt_features_shapes(features: PromptFeatures) -> None:
 def test_output_length_and_range(vocoder: Vocoder, features: PromptFeatures, n_tokens: int) -> None:
     wav = vocoder.synthesize(_tokens(5, 1)[:n_tokens], _tokens(6, 2), features, seed=0)
     groups = -(-n_tokens // 5)
-    assert wav.dtype == np.float32 and wav.shape == (2880 * groups,)  # engine-spec Appendix A
+    assert wav.dtype == np.float32 and wav.shape == (2880 * groups,)  # docs/engine/audio.md#input-length-and-rates
     assert np.all(np.isfinite(wav))
     assert np.abs(wav).max() <= 0.99 + 1e-6
     assert np.sqrt(np.mean(wav ** 2)) > 1e-4  # noise, but not silence

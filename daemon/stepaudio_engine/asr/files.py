@@ -1,4 +1,4 @@
-"""Find and read the Paraformer ASR files inside `Step-Audio-Tokenizer/` (engine-spec §1.3).
+"""Find and read the Paraformer ASR files inside `Step-Audio-Tokenizer/` (docs/engine/models.md#tokenizer-folder).
 
 ASR needs only the FunASR folder: config.yaml, model.pt (encoder + CIF predictor + decoder), am.mvn and the
 token list (tokens.json, a JSON list of 8501 strings; tokens.txt, one per line, is accepted as a fallback).

@@ -1,6 +1,7 @@
 """Transcriber: 16 kHz audio -> text with the released Paraformer-large *online* ASR model, on a local folder.
 
-The model is a streaming Paraformer (engine-spec §1.3, §3.1), so recognition runs the way FunASR's
+#tokenizer-folder, docs/engine/tokenizer.md#vq02-model), so recognition runs the way FunASR's
+The model is a streaming Paraformer (docs/engine/models.md
 `ParaformerStreaming.inference` runs it on a whole file (FunASR 1.4.16 funasr/models/paraformer_streaming/
 model.py `inference`, `generate_chunk`): 600 ms chunks (chunk_size [0, 10, 5], encoder look-back 4 chunks,
 decoder look-back 1 chunk: FunASR's documented setting, modelscope/FunASR examples/industrial_data_pretraining/
@@ -9,7 +10,8 @@ chunk going front end -> SAN-M encoder (tokenizer/sanm.py, same module as vq02) 
 greedy argmax; ids 0 (blank), 1 (<s>) and 2 (</s>) are dropped and the tokens joined by `text.tokens_to_text`.
 
 Differences from FunASR, all at the end of the signal: the front end is the vq02 one (upstream detach rules,
-engine-spec §3.8); a final piece shorter than 960 samples is processed normally instead of FunASR's
+#funasr-on-pypi); a final piece shorter than 960 samples is processed normally instead of FunASR's
+docs/engine/tokenizer.md
 "tail chunk" path (which drops those samples and re-encodes the cached overlap frames after scaling them a
 second time in place); when the final call brings no new frames the overlap frames are re-encoded once more
 so the last tokens still fire. Dither is 0 (deterministic).

@@ -1,7 +1,8 @@
-"""The step1 LLM configuration, read from the model folder's config.json (engine-spec §6.1).
+"""The step1 LLM configuration, read from the model folder's config.json (docs/engine/llm.md#configuration).
 
 Only the fields the model math needs are kept. `tie_word_embeddings` is deliberately ignored: the
-released checkpoint has a separate lm_head tensor and must never be tied (engine-spec §1.5, TAS #196/#199).
+#untied-head, TAS #196/#199).
+released checkpoint has a separate lm_head tensor and must never be tied (docs/engine/models.md
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from stepaudio_engine.api import EngineError, Reason
 
 CONFIG_FILE = "config.json"
 
-# The released model's values (engine-spec §6.1; /work/shared/reference/step-audio-editx/config.json).
+# The released model's values (docs/engine/llm.md#configuration; tests/data/step-audio-editx/config.json).
 RELEASED = {
     "hidden_size": 3072,
     "intermediate_size": 8192,
@@ -37,7 +38,7 @@ class Step1Config:
     max_seq_len: int = 32768
     bos_token_id: int = 1
     pad_token_id: int = 0
-    eos_token_id: int = 3              # <|EOT|>: the only stop id (engine-spec §6.6)
+    eos_token_id: int = 3              # <|EOT|>: the only stop id (docs/engine/llm.md#upstream-generation)
 
     @property
     def head_dim(self) -> int:

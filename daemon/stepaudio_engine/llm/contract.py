@@ -1,7 +1,8 @@
 """The loading contract: which tensors a step1 checkpoint must hold, and a strict comparison.
 
 For the released config this lists exactly 291 tensors = 32 layers x 9 + embed_tokens, norm, lm_head
-(engine-spec §6.1). Loading compares the checkpoint's headers against the list before reading any data and
+#configuration). Loading compares the checkpoint's headers against the list before reading any data and
+(docs/engine/llm.md
 reports missing, unexpected and mis-shaped tensors by name.
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ def expected_tensors(config: Step1Config) -> dict[str, Shape]:
             out[f"{prefix}{name}.weight"] = linears[prefix + name]
         out[prefix + "post_attention_layernorm.weight"] = (h,)
     out["model.norm.weight"] = (h,)
-    out["lm_head.weight"] = (config.vocab_size, h)   # untied: its own tensor (engine-spec §1.5)
+    out["lm_head.weight"] = (config.vocab_size, h)   # untied: its own tensor (docs/engine/models.md#untied-head)
     return out
 
 

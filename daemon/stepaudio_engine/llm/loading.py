@@ -44,7 +44,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """'auto' -> bf16 on CUDA (as upstream runs it), fp32 on CPU (engine-spec §1.4, LoadOptions)."""
+    """'auto' -> bf16 on CUDA (as upstream runs it), fp32 on CPU (docs/engine/models.md#variants, LoadOptions)."""
     if dtype in ("", "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     try:
@@ -146,7 +146,7 @@ def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: s
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     if dev.type == "cuda":
-        # TF32 matmuls on Ampere+ for the fp32 parts (engine-spec §9.2; harmless elsewhere)
+        # TF32 matmuls on Ampere+ for the fp32 parts (docs/engine/models.md#tf32; harmless elsewhere)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     config, raw = read_config(folder)

@@ -1,4 +1,4 @@
-"""Our step1 decoder in torch (engine-spec §6.1-§6.2).
+"""Our step1 decoder in torch (docs/engine/llm.md#configuration, docs/engine/llm.md#model-maths).
 
 Pre-norm decoder blocks: RMSNorm -> grouped-KV attention with the square-root ALiBi bias (no RoPE)
 -> residual, RMSNorm -> SwiGLU MLP -> residual; final RMSNorm and an untied lm_head.
@@ -19,7 +19,7 @@ from .config import Step1Config
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
-    """Per-head slopes m_h, float32 (engine-spec §6.2).
+    """Per-head slopes m_h, float32 (docs/engine/llm.md#model-maths).
 
     With n = the largest power of two <= num_heads: heads 0..n-1 get (2^(-8/n))^k for k = 1..n; the remaining
     heads get (2^(-4/n))^k for odd k = 1, 3, 5, ... (for 48 heads: 2^(-k/4), k=1..32, then 2^(-k/8), odd k<32).
@@ -44,7 +44,8 @@ def sqrt_alibi_bias(slopes: torch.Tensor, q_start: int, q_len: int, kv_len: int,
     """Additive attention bias (1, heads, q_len, kv_len): -m_h * sqrt(i - j) for j <= i, -inf for j > i.
 
     Queries sit at absolute positions q_start .. q_start+q_len-1, keys at 0 .. kv_len-1. Computed in float32 and
-    rounded to the query dtype, as the reference does (engine-spec §6.2: the bias is in the query dtype). Only the
+    #model-maths: the bias is in the query dtype). Only the
+    rounded to the query dtype, as the reference does (docs/engine/llm.md
     q_len rows needed are built (upstream builds the full kv_len square on every step). The product is written
     into the output tensor a few heads at a time, so no float32 (heads, q_len, kv_len) copy exists for bf16 (same
     values as building in float32 and casting: the multiplication runs in float32 and is rounded on store).

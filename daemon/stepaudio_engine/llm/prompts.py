@@ -1,4 +1,5 @@
-"""Clone and edit prompts for the step1 LLM, built id-for-id as upstream builds them (engine-spec §6.5, §8).
+"""Clone and edit prompts for the step1 LLM, built id-for-id as upstream builds them (docs/engine/llm.md#prompts-exact,
+docs/engine/llm.md#edit-types).
 
 Facts from UP (stepfun-ai/Step-Audio-EditX aacb90a): config/prompts.py (both system prompts, exact whitespace),
 tts.py `_build_audio_edit_instruction`, `_encode_audio_edit_prompt`, `_encode_audio_edit_clone_prompt`,
@@ -19,7 +20,7 @@ from .text_tokenizer import TextTokenizer
 BOS_ID = 1          # <s>
 EOT_ID = 3          # <|EOT|>: ends a turn, and stops generation
 BOT_ID = 4          # <|BOT|>: begins a turn
-AUDIO_ID_OFFSET = 65536         # LLM id of <audio_0> (engine-spec §0.2)
+AUDIO_ID_OFFSET = 65536         # LLM id of <audio_0> (docs/engine/llm.md#id-spaces)
 AUDIO_TOKEN_COUNT = 5120        # vq02 0..1023 + vq06 1024..5119
 
 EDIT_SYSTEM_PROMPT = (
@@ -70,7 +71,7 @@ EDIT_TYPE_DESCRIPTIONS: dict[str, str] = {
     "vad": "remove silent portions (the transcript is not used)",
 }
 
-# tags the model knows for paralinguistic edits (engine-spec §8.1)
+# tags the model knows for paralinguistic edits (docs/engine/llm.md#edit-types)
 PARALINGUISTIC_TAGS = ["[Breathing]", "[Laughter]", "[Surprise-oh]", "[Confirmation-en]", "[Uhm]",
                        "[Surprise-ah]", "[Surprise-wa]", "[Sigh]", "[Question-ei]", "[Dissatisfaction-hnn]"]
 
@@ -129,7 +130,8 @@ def edit_instruction(edit_type: str, edit_info: str, audio_text: str, target_tex
 
 
 def audio_token_string(tokens: AudioTokens) -> str:
-    """`<audio_N>` rendering of mixed 0-based prompt tokens (vq02 0..1023, vq06 1024..5119; engine-spec §5.1)."""
+    """`<audio_N>` rendering of mixed 0-based prompt tokens (vq02 0..1023, vq06 1024..5119;
+    docs/engine/tokenizer.md#interleaving)."""
     if isinstance(tokens, str):
         return tokens
     bad = [t for t in tokens if not 0 <= int(t) < AUDIO_TOKEN_COUNT]
@@ -140,7 +142,8 @@ def audio_token_string(tokens: AudioTokens) -> str:
 
 
 def speaker_id_for(prompt_text: str, samples: object) -> str:
-    """`clone_` + the first 16 hex digits of SHA-256(UTF-8 prompt text ‖ float32 sample bytes) (engine-spec §8.3).
+    """`clone_` + the first 16 hex digits of SHA-256(UTF-8 prompt text ‖ float32 sample bytes)
+    (docs/engine/audio.md#clone-voice-id).
 
     `samples` is the raw decoded reference audio as upstream sees it from torchaudio.load: float32, shape
     (channels, frames) or (frames,), before mono mixing or peak capping; more than 2000 values are cut to the
@@ -179,7 +182,8 @@ class PromptBuilder:
         """Prompt ids to speak `target_text` in the voice of the reference (text + audio tokens + speaker id)."""
         system = CLONE_SYSTEM_TEMPLATE.format(speaker=speaker_id, prompt_text=ref_text,
                                               prompt_wav_tokens=audio_token_string(ref_audio))
-        # encode "⏎"+target and drop as many ids as "⏎" alone gives: the target gets no leading ▁ (engine-spec §6.5)
+        # encode "⏎"+target and drop as many ids as "⏎" alone gives: the target gets no leading ▁
+        # (docs/engine/llm.md#prompts-exact)
         prefix = self._enc("\n")
         target = self._enc("\n" + target_text)[len(prefix):]
         return self._turns(system, target)

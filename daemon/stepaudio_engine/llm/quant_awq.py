@@ -1,4 +1,5 @@
-"""The `awq` variant: the released AWQ checkpoint in compressed-tensors "pack-quantized" format (engine-spec §1.4).
+"""The `awq` variant: the released AWQ checkpoint in compressed-tensors "pack-quantized" format
+(docs/engine/models.md#variants).
 
 Each quantized decoder Linear stores `weight_packed` (int32, 8 int4 values per word along the input axis),
 `weight_scale` (out, in/group) and `weight_shape` (2,), plus a packed `weight_zero_point` when asymmetric.
@@ -109,7 +110,8 @@ class PackedInt4Linear(nn.Module):
 
 
 def packed_shapes(out_f: int, in_f: int, scheme: Any) -> dict[str, tuple[int, ...]]:
-    """Expected tensor shapes of one pack-quantized Linear (engine-spec §1.4: int4, group 128, symmetric)."""
+    """Expected tensor shapes of one pack-quantized Linear (docs/engine/models.md#variants: int4, group 128,
+    symmetric)."""
     w = scheme.weights
     groups = in_f // w.group_size if w.group_size else 1
     shapes: dict[str, tuple[int, ...]] = {

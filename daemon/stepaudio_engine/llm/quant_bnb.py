@@ -1,8 +1,8 @@
-"""The `bnb` variant: bitsandbytes 4-bit NF4 with double quantization and bf16 compute (engine-spec §1.4).
+"""The `bnb` variant: bitsandbytes 4-bit NF4 with double quantization and bf16 compute (docs/engine/models.md#variants).
 
 Two folder layouts load:
 - pre-quantized (what `save_pretrained` of a bitsandbytes model writes, the layout of the
-  `Step-Audio-EditX-bnb-4bit` folder of the Optimized fork, engine-spec §9.5): each decoder Linear stores
+  `Step-Audio-EditX-bnb-4bit` folder of the Optimized fork, docs/engine/models.md#variants): each decoder Linear stores
   `<name>.weight` (packed uint8) plus `<name>.weight.absmax`, `.quant_map`, `.nested_absmax`,
   `.nested_quant_map` and `.quant_state.bitsandbytes__nf4`;
 - plain bf16 weights (e.g. the base folder): quantized while loading, as upstream's `--quantization int4` does.

@@ -1,4 +1,5 @@
-"""Token generation for step1, reproducing upstream's `generate` call step for step (engine-spec §6.6-§6.7).
+"""Token generation for step1, reproducing upstream's `generate` call step for step
+(docs/engine/llm.md#upstream-generation, docs/engine/llm.md#upstream-post-processing).
 
 Per step, on the last position's logits cast to float32:
 1. repetition-aware ban (UP:tts.py RepetitionAwareLogitsProcessor): look at the last 10 ids of the whole
@@ -85,7 +86,8 @@ def choose_next(logits: torch.Tensor, history: Sequence[int], opts: GenerationOp
 
 
 def audio_tokens_from_output(new_ids: Sequence[int]) -> tuple[list[int], int]:
-    """Upstream's post-processing (engine-spec §6.7): drop the last id unconditionally (the stop id; at the
+    """Upstream's post-processing (docs/engine/llm.md#upstream-post-processing): drop the last id unconditionally (the
+    stop id; at the
     length cap this loses one audio id, as upstream does), then LLM id - 65536. Unlike upstream we also drop
     ids outside the audio range (VLLMO/MLXS do the same) instead of handing negative ids to the vocoder.
     Returns (tokens, number dropped)."""

@@ -1,6 +1,7 @@
 """The released SentencePiece text tokenizer, encoding exactly like upstream's tokenizer call.
 
-Upstream encodes with transformers 4.53 `AutoTokenizer` -> `LlamaTokenizerFast` (engine-spec §6.3-§6.4), i.e. a
+#loading, docs/engine/llm.md#text-tokenizer), i.e. a
+Upstream encodes with transformers 4.53 `AutoTokenizer` -> `LlamaTokenizerFast` (docs/engine/llm.md
 `tokenizers` Unigram model converted from tokenizer.model. We build the same thing ourselves from the
 SentencePiece pieces (no transformers conversion, no remote code): Unigram with the pieces' scores and byte
 fallback, a Metaspace pre-tokenizer that puts `▁` only before the text at the very start ("first") and does not
@@ -12,7 +13,7 @@ On 2 000 random strings our ids equal transformers 4.53.3's (tests use the ids i
 
 transformers 5.x converts this tokenizer differently (and wrongly for Step's model), so it is not used.
 `encode` prepends BOS (1) when tokenizer_config.json's `add_bos_token` is true or absent (the transformers
-default; the reference copy has no such key, engine-spec §6.4 "BOS conflict").
+default; the reference copy has no such key, docs/engine/llm.md#text-tokenizer, `add_bos_token`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The three LLM variants and the model folder each one loads from (engine-spec §1.4, §9.5)."""
+"""The three LLM variants and the model folder each one loads from (docs/engine/models.md#variants)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

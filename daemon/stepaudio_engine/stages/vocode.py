@@ -65,7 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_prompt(path: Path) -> tuple[np.ndarray, int]:
-    """Mono mean and peak cap 0.6 (engine-spec §2.1 steps 2-3)."""
+    """Mono mean and peak cap 0.6 (docs/engine/audio.md#peak-cap)."""
     import soundfile as sf
 
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)

@@ -10,7 +10,8 @@ write_tiny_llm(root) writes
 The bnb/awq folders are skipped (with a log line) when bitsandbytes/compressed-tensors are not installed.
 
 The tokenizer.model is a SentencePiece Unigram model we build ourselves with the released id layout
-(engine-spec §6.4): <unk> 0, <s> 1, </s> 2, <|EOT|> 3, <|BOT|> 4, reserved control pieces 5..67, byte pieces
+#text-tokenizer): <unk> 0, <s> 1, </s> 2, <|EOT|> 3, <|BOT|> 4, reserved control pieces 5..67, byte pieces
+(docs/engine/llm.md
 68..323 (<0x0A> = 78), ▁ = 324, a small English vocabulary, unused filler up to 65535, and <audio_N> = 65536+N
 for N in 0..9215 (74 752 pieces). Text outside the small vocabulary falls back to bytes.
 The output head favours audio ids so generated tokens are mostly audio; the speech is noise either way.
@@ -39,7 +40,8 @@ AWQ_GROUP_SIZE = 128
 AUDIO_PIECES = 9216
 FIRST_AUDIO_ID = 65536
 
-# tokenizer_config.json fields of the released file (engine-spec §1.1; no add_bos_token -> BOS per encode)
+# tokenizer_config.json fields of the released file (docs/engine/models.md#llm-folder; no add_bos_token -> BOS per
+# encode)
 TOKENIZER_CONFIG = {"bos_token": "<s>", "clean_up_tokenization_spaces": False, "eos_token": "</s>",
                     "legacy": False, "model_max_length": 65536, "pad_token": "<unk>", "padding_side": "left",
                     "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer", "unk_token": "<unk>",
@@ -163,7 +165,7 @@ def _write_bnb(folder: Path, config: Step1Config, tensors: dict[str, torch.Tenso
 
 
 def awq_quantization_config(group_size: int = AWQ_GROUP_SIZE) -> dict:
-    """compressed-tensors config of a weight-only symmetric int4 group quantization (engine-spec §1.4)."""
+    """compressed-tensors config of a weight-only symmetric int4 group quantization (docs/engine/models.md#variants)."""
     return {"quant_method": "compressed-tensors", "format": "pack-quantized", "quantization_status": "compressed",
             "config_groups": {"group_0": {"targets": ["Linear"], "input_activations": None, "output_activations": None,
                                           "weights": {"num_bits": 4, "type": "int", "symmetric": True,

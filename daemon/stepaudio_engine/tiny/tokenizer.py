@@ -27,7 +27,7 @@ VQ06_WIDTH = 16
 VQ06_CODES = 4096
 VQ02_CODES = 1024
 TINY_DECODER_BLOCKS = 2
-# FunASR order: <blank> 0, <s> 1, </s> 2, ..., <unk> last (engine-spec §1.3; vocab 8501 released)
+# FunASR order: <blank> 0, <s> 1, </s> 2, ..., <unk> last (docs/engine/models.md#tokenizer-folder; vocab 8501 released)
 TINY_TOKENS = (["<blank>", "<s>", "</s>"] + list("你好世界我们的是说话") + ["1", "2", "，"]
                + ["hello", "world", "the", "a", "b", "c", "speech", "wor@@", "ld", "sp@@", "eech", "it's",
                   "ok", "x@@", "<unk>"])
@@ -46,7 +46,8 @@ class ParaformerSizes:
 
 
 TINY_SIZES = ParaformerSizes()
-# the released model: engine-spec §3.1 and funasr_detach paraformer_streaming/template.yaml (decoder 16 blocks)
+# the released model: docs/engine/tokenizer.md#vq02-model and funasr_detach paraformer_streaming/template.yaml (decoder
+# 16 blocks)
 RELEASED_SIZES = ParaformerSizes(dim=512, ffn=2048, blocks=50, heads=4, decoder_blocks=16, vocab=8501)
 
 

@@ -1,4 +1,5 @@
-"""Tiny vocoder folder in the released layout: `<llm_folder>/CosyVoice-300M-25Hz/` (engine-spec §1.2, §10.3).
+"""Tiny vocoder folder in the released layout: `<llm_folder>/CosyVoice-300M-25Hz/`
+(docs/engine/models.md#vocoder-folder).
 
 Writes cosyvoice.yaml (HyperPyYAML-style, tiny values), flow.pt and hift.pt (state dicts of our own modules at
 tiny sizes, random weights from a fixed seed) and campplus.onnx (a small ONNX graph with the released I/O

@@ -21,7 +21,7 @@ CACHE_FORMAT = 1   # bump when the meaning of the cached fields changes
 class AudioTokens:
     vq02: np.ndarray                 # int64 (T02,), raw codes 0..1023, ~16.67 per second
     vq06: np.ndarray                 # int64 (T06,), raw codes 0..4095, 25 per second
-    prompt_tokens: list[int]         # interleaved 2:3, vq06 + 1024 (engine-spec §5)
+    prompt_tokens: list[int]         # interleaved 2:3, vq06 + 1024 (docs/engine/tokenizer.md#interleaving)
     llm_ids: list[int]               # prompt_tokens + 65536
     audio_str: str                   # "<audio_N>..." for the LLM prompt
 

@@ -1,4 +1,4 @@
-"""vq02 front-end options, low frame rate (LFR) stacking and CMVN (engine-spec §3.3).
+"""vq02 front-end options, low frame rate (LFR) stacking and CMVN (docs/engine/tokenizer.md#vq02-front-end).
 
 The Kaldi filterbank itself is `stepaudio_engine.kaldi_fbank` (preset VQ02_FBANK: x 32768, Hamming window, float32,
 dither 0), shared with the CAM++ speaker input. Here: LFR stacks 7 fbank frames every 6 and CMVN applies the
@@ -42,7 +42,8 @@ class FrontendOptions:
 
 
 def load_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Parse FunASR's Kaldi-nnet text `am.mvn`: the <AddShift> and <Rescale> vectors (engine-spec §3.3)."""
+    """Parse FunASR's Kaldi-nnet text `am.mvn`: the <AddShift> and <Rescale> vectors
+    (docs/engine/tokenizer.md#vq02-front-end)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

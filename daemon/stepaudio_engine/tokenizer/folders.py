@@ -1,6 +1,6 @@
 """Find the files of the released `Step-Audio-Tokenizer/` folder and say clearly what is missing.
 
-Layout (engine-spec §1.3; UP:tokenizer.py `__init__`):
+Layout (docs/engine/models.md#tokenizer-folder; UP:tokenizer.py `__init__`):
 
     Step-Audio-Tokenizer/
       linguistic_tokenizer.npy          vq02 k-means codebook, float32 (1024, 512)

@@ -1,4 +1,5 @@
-"""Interleave vq02 and vq06 codes 2:3 into prompt tokens, LLM ids and the `<audio_N>` string (engine-spec §5).
+"""Interleave vq02 and vq06 codes 2:3 into prompt tokens, LLM ids and the `<audio_N>` string
+(docs/engine/tokenizer.md#interleaving).
 
 Group g (120 ms) = [vq02[2g], vq02[2g+1], vq06[3g]+1024, vq06[3g+1]+1024, vq06[3g+2]+1024] for
 g < G = min(len(vq06) // 3, len(vq02) // 2); leftover codes of either stream are dropped

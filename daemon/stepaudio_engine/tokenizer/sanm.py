@@ -2,7 +2,9 @@
 
 Our own torch module. Attribute names follow the released `model.pt` keys (prefix `encoder.`) so that the
 encoder part loads strictly: `encoders0.0.*` (first block, input 560), `encoders.{i}.*`, `after_norm.*`
-(engine-spec §3.6). The streaming semantics are engine-spec §3.5 (UP:funasr_detach/models/scama/encoder.py,
+#vq02-encoder-parameters). The streaming semantics are docs/engine/tokenizer.md#vq02-encoder-chunk-forward
+# (UP:funasr_detach/models/scama/encoder.py,
+(docs/engine/tokenizer.md
 sanm/attention.py; identical in PyPI funasr 1.4.16, which we read to confirm them):
 
 * input x sqrt(d_model), then a sinusoidal position code over the *input* width, positions counted from 1 at

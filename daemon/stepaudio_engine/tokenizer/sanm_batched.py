@@ -3,7 +3,8 @@
 Used by vq02 (chunk [0, 4, 5]) and the Paraformer ASR (chunk [0, 10, 5]); written first for the ASR
 (docs/engine/asr.md), moved here so both share it.
 
-Why this is possible: in `SanmEncoder.forward_chunk` (tokenizer/sanm.py, engine-spec §3.5) a call's input rows
+#vq02-encoder-chunk-forward) a call's input rows
+Why this is possible: in `SanmEncoder.forward_chunk` (tokenizer/sanm.py, docs/engine/tokenizer.md
 are known in advance (the overlap is taken from the post-position-code *input*, not from layer outputs), and a
 layer's attention cache for call i holds only that same layer's k/v rows of the calls before it (their first
 `frames` rows, newest look_back x frames kept). So layer l can be computed for every call in one batched pass

@@ -1,7 +1,9 @@
-"""vq02 linguistic tokens: streaming front end + SAN-M encoder + nearest k-means centroid (engine-spec §3).
+"""vq02 linguistic tokens: streaming front end + SAN-M encoder + nearest k-means centroid
+(docs/engine/tokenizer.md#vq02-model).
 
-The chunk loop is upstream's `infer_encoder` (UP:funasr_detach/models/paraformer_streaming/model.py, engine-spec
-§3.4) with the front end of UP:funasr_detach/frontends/wav_frontend.py `WavFrontendOnline.forward` (§3.3):
+The chunk loop is upstream's `infer_encoder` (UP:funasr_detach/models/paraformer_streaming/model.py,
+docs/engine/tokenizer.md#vq02-chunk-loop) with the front end of UP:funasr_detach/frontends/wav_frontend.py
+`WavFrontendOnline.forward` (docs/engine/tokenizer.md#vq02-front-end):
 
 * the 16 kHz signal is cut into 3840-sample chunks, n = N // 3840 + 1, the last one is final; an empty final
   chunk stops the loop *without* flushing the LFR cache (so the tail is lost when N % 3840 == 0);
@@ -214,7 +216,7 @@ class Vq02Tokenizer:
             is_final = i == n_chunks - 1
             piece = wav[i * stride:(i + 1) * stride]
             if is_final and piece.numel() == 0:
-                break   # upstream stops here without flushing the LFR cache (engine-spec §3.4)
+                break   # upstream stops here without flushing the LFR cache (docs/engine/tokenizer.md#vq02-chunk-loop)
             feats = frontend.feed(piece, is_final)
             if feats.shape[0] > 0:   # upstream calls the encoder only for chunks that produce features
                 calls.append(feats)

@@ -1,4 +1,5 @@
-"""vq06 semantic tokens: whisper-style 128-bin log-mel + the released ONNX tokenizer (engine-spec §4).
+"""vq06 semantic tokens: whisper-style 128-bin log-mel + the released ONNX tokenizer
+(docs/engine/tokenizer.md#vq06-log-mel).
 
 Log-mel = openai-whisper's `log_mel_spectrogram(chunk, n_mels=128)` (§4.2), recomputed here without
 openai-whisper: periodic Hann 400, hop 160, centred STFT with reflect padding, power, last frame dropped,
@@ -51,7 +52,7 @@ def log_mel(chunk: np.ndarray, n_mels: int = N_MELS) -> np.ndarray:
 
 
 def split_chunks(wav16k: np.ndarray) -> list[np.ndarray]:
-    """30 s pieces; a piece shorter than 480 samples is dropped (engine-spec §4.1)."""
+    """30 s pieces; a piece shorter than 480 samples is dropped (docs/engine/tokenizer.md#vq06-chunks)."""
     pieces = [wav16k[i:i + CHUNK_SAMPLES] for i in range(0, len(wav16k), CHUNK_SAMPLES)]
     return [p for p in pieces if len(p) >= MIN_CHUNK_SAMPLES]
 

@@ -1,4 +1,4 @@
-"""Conditional flow matching: Euler solver with classifier-free guidance (engine-spec §7.6).
+"""Conditional flow matching: Euler solver with classifier-free guidance (docs/engine/vocoder.md#flow-matching-solver).
 
 Upstream (`CausalConditionalCFM`) starts from a fixed noise buffer randn(1, 80, 30000) drawn once when the
 module is built (not stored in flow.pt); its exact values depend on upstream's RNG history and cannot be

@@ -1,6 +1,7 @@
 """Vocoder configuration: dataclasses plus a safe reader for the released HyperPyYAML `cosyvoice.yaml`.
 
-The released file (engine-spec §1.2, §7.1) is HyperPyYAML: tags such as `!new:pkg.Class`, `!name:pkg.func`
+#vocoder-folder, docs/engine/vocoder.md#yaml-values) is HyperPyYAML: tags such as `!new:pkg.Class`, `!name:pkg.func`
+The released file (docs/engine/models.md
 and `!ref <key>` make `hyperpyyaml.load_hyperpyyaml` import modules and instantiate classes while loading.
 We never do that. `read_hyperpyyaml` parses the file with a `yaml.SafeLoader` subclass in which every `!...`
 tag becomes a plain `Tagged(tag, value)` record; nothing is imported, called or executed. The values we need
@@ -110,7 +111,7 @@ def _plain(node: Any) -> Any:
 
 @dataclass
 class MelConfig:
-    """Prompt mel settings, yaml `mel_conf` (engine-spec §7.1, §7.2)."""
+    """Prompt mel settings, yaml `mel_conf` (docs/engine/vocoder.md#yaml-values, docs/engine/vocoder.md#prompt-mel)."""
 
     num_mels: int = 80
     n_fft: int = 1920
@@ -123,7 +124,7 @@ class MelConfig:
 
 @dataclass
 class EncoderConfig:
-    """UpsampleConformerEncoderV2 (engine-spec §7.1, §7.5 step 3)."""
+    """UpsampleConformerEncoderV2 (docs/engine/vocoder.md#yaml-values, docs/engine/vocoder.md#flow)."""
 
     input_size: int = 512
     output_size: int = 512
@@ -139,7 +140,7 @@ class EncoderConfig:
 
 @dataclass
 class DiTConfig:
-    """DiT estimator (engine-spec §7.7)."""
+    """DiT estimator (docs/engine/vocoder.md#dit-estimator)."""
 
     in_channels: int = 320
     out_channels: int = 80
@@ -152,7 +153,8 @@ class DiTConfig:
 
 @dataclass
 class CFMConfig:
-    """Euler solver settings (engine-spec §7.6); noise_frames is the fixed noise buffer length (600 s @ 50 Hz)."""
+    """Euler solver settings (docs/engine/vocoder.md#flow-matching-solver); noise_frames is the fixed noise buffer
+    length (600 s @ 50 Hz)."""
 
     n_timesteps: int = 10
     inference_cfg_rate: float = 0.7
@@ -163,7 +165,7 @@ class CFMConfig:
 
 @dataclass
 class FlowConfig:
-    """CausalMaskedDiffWithXvec (engine-spec §7.1, §7.5)."""
+    """CausalMaskedDiffWithXvec (docs/engine/vocoder.md#yaml-values, docs/engine/vocoder.md#flow)."""
 
     input_size: int = 512
     output_size: int = 80
@@ -176,7 +178,7 @@ class FlowConfig:
 
 @dataclass
 class HiftConfig:
-    """HiFTGenerator (engine-spec §7.1, §7.8)."""
+    """HiFTGenerator (docs/engine/vocoder.md#yaml-values, docs/engine/vocoder.md#hift)."""
 
     in_channels: int = 80
     base_channels: int = 512
@@ -226,7 +228,8 @@ class VocoderConfig:
         dit = _pick(DiTConfig, dec.get("estimator", {}))
         cfm_params = dec.get("cfm_params", {}) or {}
         # upstream's CausalConditionalCFM takes inference_cfg_rate directly; CosyVoice-style files nest it in
-        # cfm_params (the reconstructed VLLMO copy, engine-spec §7.1); accept both, the direct key wins
+        # cfm_params (the reconstructed VLLMO copy, docs/engine/vocoder.md#yaml-values); accept both, the direct key
+        # wins
         direct = {k: v for k, v in dec.items() if k in CFMConfig.__dataclass_fields__}
         cfm = _pick(CFMConfig, {**cfm_params, **direct})
         flow = _pick(FlowConfig, flow_d, encoder=enc, estimator=dit, cfm=cfm)

@@ -1,7 +1,7 @@
 """Loading contract of the vocoder checkpoints: expected parameter names/shapes and strict, explained loading.
 
 `flow_parameters(cfg)` / `hift_parameters(cfg)` list every tensor `flow.pt` / `hift.pt` must hold for a
-config (605 / 328 at the released config, engine-spec §7.9). `load_module` builds the module without
+config (605 / 328 at the released config, docs/engine/vocoder.md#state-dicts). `load_module` builds the module without
 allocating weights (meta device), reads the checkpoint with `torch.load(weights_only=True)`, reports missing,
 unexpected and mis-shaped keys by name (EngineError MODEL_CORRUPT), then assigns the tensors.
 """
@@ -99,7 +99,8 @@ _LEGACY_WN = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".
 def rename_legacy_weight_norm(state: dict[str, torch.Tensor], expected: Shapes) -> dict[str, torch.Tensor]:
     """Map old-style weight-norm keys (`X.weight_g` / `X.weight_v`) to the parametrization names we expect.
 
-    The released hift.pt uses the parametrization names (engine-spec §7.9); torch's own weight_norm load hook
+    #state-dicts); torch's own weight_norm load hook
+    The released hift.pt uses the parametrization names (docs/engine/vocoder.md
     accepts both styles, so we do too. Keys are renamed only when the target name is expected.
     """
     out: dict[str, torch.Tensor] = {}

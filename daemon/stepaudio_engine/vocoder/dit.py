@@ -1,9 +1,10 @@
-"""DiT velocity estimator of the flow-matching decoder (engine-spec §7.7; UP:.../flow/decoder_dit.py).
+"""DiT velocity estimator of the flow-matching decoder (docs/engine/vocoder.md#dit-estimator;
+UP:.../flow/decoder_dit.py).
 
 Input channels x | mu | speaker (broadcast over time) | prompt mel, each 80 → 320; 16 adaLN blocks whose
 modulation is driven only by the time step; each block runs attention, then a causal conv branch, then an MLP.
 Attention is fully bidirectional (every frame valid at batch size ≤ 2 with equal lengths).
-Attribute names follow the released keys under `decoder.estimator.` (engine-spec §7.9).
+Attribute names follow the released keys under `decoder.estimator.` (docs/engine/vocoder.md#state-dicts).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The vocoder as the pipeline sees it: prompt features once per prompt, then tokens → 24 kHz waveform.
 
-Folder layout (engine-spec §1.2): `CosyVoice-300M-25Hz/{cosyvoice.yaml, flow.pt, hift.pt, campplus.onnx}`.
+#vocoder-folder): `CosyVoice-300M-25Hz/{cosyvoice.yaml, flow.pt, hift.pt, campplus.onnx}`.
+Folder layout (docs/engine/models.md
 Steps of `synthesize` (spec §7.4): reshape tokens → bf16-round prompt mel and speaker embedding (as upstream's
 tts.py does) → align the prompt mel to the prompt token grid → flow (encoder + 10 Euler steps) → HiFT.
 """

@@ -1,4 +1,5 @@
-"""Flow model: vocoder tokens + prompt → 80-bin mel at 50 Hz (engine-spec §7.4, §7.5).
+"""Flow model: vocoder tokens + prompt → 80-bin mel at 50 Hz (docs/engine/vocoder.md#vocoder-inputs,
+docs/engine/vocoder.md#flow).
 
 Token form at the interface: "mixed 0-based prompt tokens" (spec §0.2): groups of 5 = 2 vq02 (0…1023) then
 3 vq06 (raw + 1024 → 1024…5119). `reshape_tokens` turns them into the flow's (3·G, 2) pairs; the embedding

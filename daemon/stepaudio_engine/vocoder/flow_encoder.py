@@ -1,8 +1,8 @@
 """The flow's token encoder: a conformer stack that upsamples 25 Hz tokens to 50 Hz frames.
 
-engine-spec §7.5 step 3 (UP:stepvocoder/cosyvoice2/transformer/upsample_encoder_v2.py, attention.py,
+docs/engine/vocoder.md#flow (UP:stepvocoder/cosyvoice2/transformer/upsample_encoder_v2.py, attention.py,
 embedding.py, encoder_layer.py, subsampling.py). Batch 1, non-streaming, every frame valid (no masks).
-Attribute names follow the released `flow.pt` keys under `encoder.` (engine-spec §7.9).
+Attribute names follow the released `flow.pt` keys under `encoder.` (docs/engine/vocoder.md#state-dicts).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HiFT vocoder: 80-bin mel at 50 Hz → 24 kHz waveform (engine-spec §7.8; UP:.../hifigan/generator.py).
+"""HiFT vocoder: 80-bin mel at 50 Hz → 24 kHz waveform (docs/engine/vocoder.md#hift; UP:.../hifigan/generator.py).
 
 F0 predictor → harmonic-plus-noise source (9 harmonics) → its STFT is injected at every upsampling stage of a
 HiFi-GAN style decoder whose head predicts a 16-point magnitude/phase spectrum, inverted with iSTFT (hop 4).

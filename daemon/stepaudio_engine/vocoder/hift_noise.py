@@ -1,6 +1,6 @@
 """HiFT's random draws, recordable and replayable, so two implementations can run on the same randomness.
 
-HiFT's harmonic source (hift.HarmonicSource; upstream SineGen2 + SourceModuleHnNSF, engine-spec §7.8) makes
+HiFT's harmonic source (hift.HarmonicSource; upstream SineGen2 + SourceModuleHnNSF, docs/engine/vocoder.md#hift) makes
 three draws per call, in this order:
 
 1. `phase`       uniform [0, 1)  (B, H+1)     initial phase of each harmonic (column 0 is zeroed before use)

@@ -1,4 +1,4 @@
-"""Prompt mel spectrogram at 24 kHz (engine-spec §7.2; UP:stepvocoder/cosyvoice2/matcha/audio.py).
+"""Prompt mel spectrogram at 24 kHz (docs/engine/vocoder.md#prompt-mel; UP:stepvocoder/cosyvoice2/matcha/audio.py).
 
 Reflect-pad (n_fft - hop) / 2 on both sides, STFT without centering (periodic Hann window), magnitude with a
 1e-9 floor inside the square root, librosa's Slaney mel filter bank, natural log clamped at 1e-5.

@@ -1,4 +1,5 @@
-"""CAM++ speaker embedding through the released `campplus.onnx` (engine-spec §1.2, §7.3).
+"""CAM++ speaker embedding through the released `campplus.onnx` (docs/engine/models.md#vocoder-folder,
+docs/engine/vocoder.md#speaker-embedding).
 
 Input: the prompt at 16 kHz (peak-capped, not scaled by 32768) → Kaldi fbank 80 → subtract the per-bin mean
 over time → ONNX input (1, T, 80) float32 → output flattened to 192 values. Upstream runs it on CPU with
