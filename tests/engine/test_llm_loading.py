@@ -240,3 +240,17 @@ def test_awq_tolerates_a_zero_point_only_when_it_is_zero(tmp_path: Path, tiny: d
             with pytest.raises(EngineError) as err:
                 load_llm(folder, "awq", "cpu", "fp32")
             assert name in err.value.message
+
+
+def test_every_variant_has_a_loader_and_the_loaders_import_no_loading() -> None:
+    """loading.py chooses the loader from its table; loaders share llm/tensors.py and never import loading.py
+    (no import circle)."""
+    import importlib
+
+    from stepaudio_engine.llm import loading
+
+    assert set(loading.LOADERS) == set(VARIANTS)
+    folder = Path(loading.__file__).parent
+    for module, function in loading.LOADERS.values():
+        assert callable(getattr(importlib.import_module(module, "stepaudio_engine.llm"), function))
+        assert "from .loading" not in (folder / f"{module.lstrip('.')}.py").read_text()

@@ -2,7 +2,8 @@
 
 Importing this package stays torch-free; `load_llm` and `LoadedLLM` import torch on first use.
 Modules: config (config.json), model (the torch module), contract (expected tensors), checkpoint (safetensors
-shards), loading (load_llm), quant_bnb / quant_awq (4-bit variants), variants (folder names),
+shards), loading (load_llm and the table of loaders), tensors (helpers the loaders share), dense (base),
+quant_bnb / quant_awq (4-bit variants), variants (folder names),
 text_tokenizer (SentencePiece), prompts (clone/edit prompt ids), sampling (generate).
 """
 from __future__ import annotations

@@ -5,24 +5,32 @@ modules, and then every tensor is read once, converted, and placed on the target
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 import torch
-from torch import nn
 
 from stepaudio_engine.api import EngineError, Reason
 
-from ..meta import build_meta
-from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint import open_checkpoint
 from .config import Step1Config, read_config
-from .contract import compare, expected_tensors, require
 from .model import Step1ForCausalLM
+from .tensors import assert_materialized, module_bytes
 from .variants import check_variant
 
 log = logging.getLogger(__name__)
+
+# variant -> (module, function) of its loader, imported on use so that an optional package (bitsandbytes,
+# compressed-tensors) is needed by its own variant only. Every loader takes (config, raw config.json dict,
+# checkpoint, device, dtype) and returns the filled model; a new loader (e.g. a CPU int8 one) is one row here.
+LOADERS: dict[str, tuple[str, str]] = {
+    "base": (".dense", "load_base"),
+    "bnb": (".quant_bnb", "load_bnb"),
+    "awq": (".quant_awq", "load_awq"),
+}
 
 _DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}
 
@@ -78,60 +86,6 @@ class LoadedLLM:
         return self
 
 
-def _tensor_bytes(t: torch.Tensor) -> int:
-    return t.numel() * t.element_size()
-
-
-def module_bytes(model: nn.Module) -> int:
-    total = 0
-    for p in model.parameters():
-        total += _tensor_bytes(p)
-        state = getattr(p, "quant_state", None)   # bitsandbytes Params4bit keeps its statistics here
-        if state is not None:
-            nested = getattr(state, "state2", None)   # removed when bitsandbytes repacks for its CPU kernel
-            parts = [getattr(state, "absmax", None), getattr(state, "code", None), getattr(state, "offset", None)]
-            if nested is not None:
-                parts += [nested.absmax, nested.code]
-            total += sum(_tensor_bytes(t) for t in parts if isinstance(t, torch.Tensor))
-    total += sum(_tensor_bytes(b) for b in model.buffers())
-    return total
-
-
-def set_tensor(model: nn.Module, name: str, value: torch.Tensor) -> None:
-    """Place `value` as the parameter (or buffer) `name`, replacing the meta placeholder."""
-    owner_name, _, leaf = name.rpartition(".")
-    owner = model.get_submodule(owner_name)
-    if leaf in owner._buffers:
-        owner._buffers[leaf] = value
-    else:
-        setattr(owner, leaf, nn.Parameter(value, requires_grad=False))
-
-
-def fill_dense(model: nn.Module, ckpt: Checkpoint, names: list[str], device: torch.device,
-               dtype: torch.dtype) -> None:
-    """Read `names` from the checkpoint into the model as `dtype` tensors on `device`."""
-    for name in names:
-        set_tensor(model, name, ckpt.tensor(name).to(device=device, dtype=dtype))
-
-
-def assert_materialized(model: nn.Module, folder: Path) -> None:
-    left = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
-    if left:
-        raise EngineError(Reason.INTERNAL, f"loading {folder} left tensors unset: {', '.join(left[:8])}", "")
-
-
-def meta_model(config: Step1Config) -> Step1ForCausalLM:
-    return build_meta(lambda: Step1ForCausalLM(config))
-
-
-def load_base(config: Step1Config, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> Step1ForCausalLM:
-    expected = expected_tensors(config)
-    require(compare(expected, ckpt.shapes), str(ckpt.folder))
-    model = meta_model(config)
-    fill_dense(model, ckpt, list(expected), device, dtype)
-    return model
-
-
 def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: str = "auto") -> LoadedLLM:
     """Load the step1 LLM of `variant` from `folder` (e.g. <models>/Step-Audio-EditX-AWQ-4bit).
 
@@ -142,7 +96,7 @@ def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: s
     folder = Path(folder)
     if not folder.is_dir():
         raise EngineError(Reason.MODEL_MISSING, f"model folder {folder} does not exist",
-                          "download the model (see `stepaudio pull`) or fix --models-dir")
+                          "download it (`stepaudio models pull`, see README: Models) or fix --models-dir")
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     if dev.type == "cuda":
@@ -152,14 +106,7 @@ def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: s
     config, raw = read_config(folder)
     ckpt = open_checkpoint(folder)
     try:
-        if variant == "base":
-            model = load_base(config, ckpt, dev, dt)
-        elif variant == "bnb":
-            from .quant_bnb import load_bnb
-            model = load_bnb(config, raw, ckpt, dev, dt)
-        else:
-            from .quant_awq import load_awq
-            model = load_awq(config, raw, ckpt, dev, dt)
+        model = _loader(variant)(config, raw, ckpt, dev, dt)
     except torch.OutOfMemoryError as exc:
         raise EngineError(Reason.OUT_OF_MEMORY, f"out of memory loading the {variant} LLM on {dev}",
                           "use a 4-bit variant (bnb/awq), another device, or close other programs") from exc
@@ -170,3 +117,8 @@ def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: s
     loaded = LoadedLLM(model, config, folder, variant, dev, dt)
     log.info("loaded step1 %s from %s on %s (%s): %.1f MB", variant, folder, dev, dt, loaded.memory_bytes() / 1e6)
     return loaded
+
+
+def _loader(variant: str) -> Callable[..., Step1ForCausalLM]:
+    module, function = LOADERS[variant]
+    return getattr(importlib.import_module(module, __package__), function)

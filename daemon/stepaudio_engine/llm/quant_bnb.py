@@ -21,7 +21,7 @@ from stepaudio_engine.api import EngineError, Reason
 from .checkpoint import Checkpoint
 from .config import Step1Config
 from .contract import compare, expected_tensors, linear_shapes, require
-from .loading import fill_dense, meta_model
+from .tensors import fill_dense, meta_model
 from .model import Step1ForCausalLM
 
 log = logging.getLogger(__name__)
