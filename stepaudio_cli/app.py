@@ -1,6 +1,7 @@
 """The `stepaudio` Typer application: global options, command registration, error rendering."""
 from __future__ import annotations
 
+import json
 import sys
 from typing import Optional
 
@@ -64,12 +65,20 @@ _USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption
                  "BadArgumentUsage"}
 
 
+def _wants_json(args: list[str]) -> bool:
+    """--json among the options (not after `--`, where it would be a positional value)."""
+    options = args[:args.index("--")] if "--" in args else args
+    return "--json" in options
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; CliError → `error:`/`hint:` lines and its exit code, no traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args=args, prog_name="stepaudio", standalone_mode=False)
     except CliError as exc:
+        if _wants_json(args):
+            print(json.dumps({"error": exc.as_json()}, ensure_ascii=False), flush=True)
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)

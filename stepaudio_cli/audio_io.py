@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from stepaudio_cli.errors import CliError
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.paths import Paths, ensure_private_dir
 
 MAX_STDIN_BYTES = 512 * 1024 * 1024  # far beyond any input the engine accepts (30 s)
@@ -38,7 +38,7 @@ def stdin_audio(folder: Path) -> str:
                        Exit.USAGE)
     data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
     if len(data) > MAX_STDIN_BYTES:
-        raise CliError("the audio on stdin is too large", "give a file of at most 30 s")
+        raise CliError("the audio on stdin is too large", "give a file of at most 30 s", Reason.TOO_LARGE)
     if not data:
         raise CliError("stdin is empty: no audio arrived", "pipe a WAV file in: cat in.wav | …", Exit.USAGE)
     path = folder / "stdin.wav"
@@ -56,7 +56,8 @@ def stdin_text(what: str) -> str:
 def _bounded(text: str, what: str) -> str:
     if len(text) > MAX_TEXT_CHARS:
         raise CliError(f"the {what} is longer than {MAX_TEXT_CHARS} characters",
-                       "the model speaks a few hundred words per job: split the text into several jobs")
+                       "the model speaks a few hundred words per job: split the text into several jobs",
+                       Reason.TOO_LARGE)
     return text
 
 

@@ -23,7 +23,7 @@ from stepaudio_cli.errors import CliError
 from stepaudio_cli.job_options import JobOptions
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 
 CLONE_KEYS = {"kind", "ref", "voice", "ref_text", "text", "output", "seed", "variant", "keep_alive", "check",
               "candidates"}
@@ -104,14 +104,14 @@ def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Option
             raise CliError("a job line must be a JSON object", "see docs/json.md", Exit.USAGE)
         request = _request(ctx, spec, force, variant)
     except json.JSONDecodeError as exc:
-        return {"line": n, "result": _error(n, "BAD_INPUT", f"invalid JSON: {exc.msg} at column {exc.colno}",
+        return {"line": n, "result": _error(n, Reason.BAD_INPUT, f"invalid JSON: {exc.msg} at column {exc.colno}",
                                             "each line must be one JSON object")}
     except CliError as exc:
-        if "already exists" in exc.message and not force:
+        if exc.reason is Reason.OUTPUT_EXISTS and not force:
             output = os.path.abspath(os.path.expanduser(str(spec.get("output"))))  # as `ok` lines give it
             return {"line": n, "result": {"line": n, "status": "skipped", "output": output,
                                           "reason": "the output exists (pass --force to redo it)"}}
-        return {"line": n, "result": _error(n, "USAGE" if exc.code == Exit.USAGE else "BAD_INPUT", exc.message, exc.hint)}
+        return {"line": n, "result": _error(n, exc.reason, exc.message, exc.hint)}
     return {"line": n, "request": request}
 
 
@@ -153,20 +153,16 @@ def _run_one(client, prepared: dict, stop: threading.Event) -> dict:
             result = submit_and_wait(client, prepared["request"], ProgressView("", quiet=True))
             return {"line": n, "status": "ok", **result}
         except CliError as exc:
-            if exc.code == Exit.BUSY:  # the queue is full: wait for room instead of failing the line
+            if exc.reason is Reason.BUSY:  # the queue is full: wait for room instead of failing the line
                 time.sleep(delay)
                 delay = min(delay * 2, BUSY_RETRY_S[1])
                 continue
-            return _error(n, _reason(exc), exc.message, exc.hint)
-    return _error(n, "CANCELLED", "the batch was interrupted", "run it again to resume")
+            return _error(n, exc.reason, exc.message, exc.hint)
+    return _error(n, Reason.CANCELLED, "the batch was interrupted", "run it again to resume")
 
 
-def _reason(exc: CliError) -> str:
-    return {Exit.UNAVAILABLE: "UNAVAILABLE", Exit.INTERRUPTED: "CANCELLED", Exit.USAGE: "USAGE"}.get(exc.code, "FAILED")
-
-
-def _error(n: int, reason: str, message: str, hint: str = "") -> dict:
-    return {"line": n, "status": "error", "error": {"reason": reason, "message": message, "hint": hint}}
+def _error(n: int, reason: Reason, message: str, hint: str = "") -> dict:
+    return {"line": n, "status": "error", "error": CliError(message, hint, reason).as_json()}
 
 
 def _summary(results: dict[int, dict], seconds: float) -> None:

@@ -14,7 +14,7 @@ import grpc
 from stepaudio_cli import daemon_proc
 from stepaudio_cli.errors import CliError
 from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import HINT_METADATA_KEY, REASON_METADATA_KEY, Exit, Reason
 from stepaudio_protos.paths import Paths
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
@@ -123,19 +123,35 @@ class DaemonClient:
             raise rpc_error(exc) from None
 
 
+# The one gRPC status → reason table of the CLI. A daemon error in a unary call carries its own
+# reason in the trailing metadata (REASON_METADATA_KEY, see stepaudiod/rpc_errors.py); these are for
+# failures the transport reports (and daemons older than that metadata).
+_REASON_FOR_STATUS: dict[grpc.StatusCode, Reason] = {
+    grpc.StatusCode.INVALID_ARGUMENT: Reason.USAGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Reason.BUSY,
+    grpc.StatusCode.INTERNAL: Reason.INTERNAL,
+}
+_LOST = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
 def rpc_error(exc: grpc.RpcError) -> CliError:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
+    trailer = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    if REASON_METADATA_KEY in trailer:
+        hint = trailer.get(HINT_METADATA_KEY, b"")
+        return CliError.from_reason(trailer[REASON_METADATA_KEY], details or "", hint.decode("utf-8", "replace"))
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return CliError(f"the daemon refused the call: {details}",
                         "the token file changed; run the command again or `stepaudio daemon restart`",
-                        Exit.UNAVAILABLE)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return CliError(details, "", Exit.USAGE)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        Reason.UNAVAILABLE)
+    if code in _LOST:
         return CliError(f"lost the connection to the daemon ({details})",
-                        "see `stepaudio daemon logs`; the next command restarts it", Exit.UNAVAILABLE)
-    return CliError(f"daemon error {code}: {details}", "see `stepaudio daemon logs`", Exit.UNAVAILABLE)
+                        "see `stepaudio daemon logs`; the next command restarts it", Reason.UNAVAILABLE)
+    reason = _REASON_FOR_STATUS.get(code, Reason.UNAVAILABLE)  # type: ignore[arg-type]
+    if reason is Reason.USAGE:
+        return CliError(details, "", reason)
+    return CliError(f"daemon error {code}: {details}", "see `stepaudio daemon logs`", reason)
 
 
 def iterate_events(call) -> Iterator[pb.JobEvent]:

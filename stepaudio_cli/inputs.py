@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from stepaudio_cli.errors import CliError
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 
 # magic bytes of the containers libsndfile reads (WAV/RF64/W64, FLAC, OGG/Opus, AIFF, CAF, MP3, AU)
 _MAGIC = (b"RIFF", b"RIFX", b"RF64", b"riff", b"fLaC", b"OggS", b"FORM", b"caff", b"ID3", b".snd")
@@ -75,7 +75,7 @@ def _output_path(path_text: str, force: bool) -> str:
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise CliError(f"cannot write to {path.parent}: permission denied", "choose another output folder")
     if path.exists() and not force:
-        raise CliError(f"{path_text} already exists", "pass --force to overwrite it")
+        raise CliError(f"{path_text} already exists", "pass --force to overwrite it", Reason.OUTPUT_EXISTS)
     if path.exists() and not path.is_file():
         raise CliError(f"{path_text} is not a regular file", "choose another output path")
     return str(path)

@@ -135,8 +135,7 @@ def _transcribe_line(name: str, result: dict, json_out: bool, several: bool) -> 
 
 def _transcribe_failure(name: str, exc: CliError, json_out: bool, several: bool) -> None:
     if json_out:
-        print(json.dumps({"file": name, "error": {"message": exc.message, "hint": exc.hint}}, ensure_ascii=False),
-              flush=True)
+        print(json.dumps({"file": name, "error": exc.as_json()}, ensure_ascii=False), flush=True)
     err(f"error: {name}: {exc.message}" if several else f"error: {exc.message}")
     if exc.hint:
         err(f"hint: {exc.hint}")

@@ -12,7 +12,7 @@ import typer
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import err, human_bytes, print_json
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 
 models_app = typer.Typer(help="List, verify and download the model folders.", invoke_without_command=True)
 
@@ -88,7 +88,8 @@ def _verify_parts(root: Path, part: Optional[str]) -> list[str]:
         return [part]
     installed = [name for name in all_parts() if part_status(root, name).installed]
     if not installed:
-        raise CliError(f"no models installed in {root}", "download them with `stepaudio models pull base`")
+        raise CliError(f"no models installed in {root}", "download them with `stepaudio models pull base`",
+                       Reason.MODEL_MISSING)
     return installed if TOKENIZER in installed else [TOKENIZER, *installed]
 
 

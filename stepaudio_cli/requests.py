@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
 from stepaudio_protos import edits
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 
 if TYPE_CHECKING:  # job_options imports typer; building requests does not need it
     from stepaudio_cli.job_options import JobOptions
@@ -25,7 +25,7 @@ def check_variant(variant: Optional[str]) -> str:
     if variant is not None and variant not in VARIANTS:
         hint = edits.suggest(variant, list(VARIANTS))
         raise CliError(f"unknown variant '{variant}'" + (f"; {hint}" if hint else ""),
-                       "variants: base, bnb, awq", Exit.USAGE)
+                       "variants: base, bnb, awq", Reason.UNKNOWN_VARIANT)
     return variant or ""
 
 

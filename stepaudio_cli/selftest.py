@@ -20,7 +20,7 @@ import typer
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import err
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.paths import resolve_paths
 
 REF_TEXT = "This is a reference recording."
@@ -139,7 +139,8 @@ def _check_wav(path: Path) -> dict:
     if not 0.12 <= seconds <= 5.0 + 0.35 * len(TEXT) + 1:
         problems.append(f"{seconds:.2f} s of audio is outside the expected range")
     if problems:
-        raise CliError(f"selftest: {path.name}: " + "; ".join(problems), "this is a bug; see `stepaudio daemon logs`")
+        raise CliError(f"selftest: {path.name}: " + "; ".join(problems), "this is a bug; see `stepaudio daemon logs`",
+                       Reason.INTERNAL)
     return {"seconds": seconds, "peak": peak, "output": str(path)}
 
 

@@ -12,14 +12,17 @@ import time
 from pathlib import Path
 
 from stepaudio_cli.errors import CliError
-from stepaudio_protos.errors import Exit
+from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.paths import Paths
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class UnknownVoice(CliError):
-    """No voice of that name is saved (the HTTP server answers 404)."""
+    """No voice of that name is saved: reason UNKNOWN_VOICE (the HTTP server answers 404)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message, hint, Reason.UNKNOWN_VOICE)
 
 
 def voice_dir(paths: Paths, name: str) -> Path:
@@ -45,7 +48,7 @@ def add_voice(paths: Paths, name: str, source: Path, text: str, force: bool, ori
     Written to a temp folder and renamed, so a voice is never half-saved."""
     folder = voice_dir(paths, name)
     if folder.exists() and not force:
-        raise CliError(f"a voice named '{name}' exists", "pass --force to replace it")
+        raise CliError(f"a voice named '{name}' exists", "pass --force to replace it", Reason.OUTPUT_EXISTS)
     tmp = folder.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -6,7 +6,8 @@ per daemon with env vars and per request with markers in the text:
   FAKE_STEP_S=<s>   each of the 10 job steps takes this long
   FAKE_NOISE=1      print junk to stdout while loading (must not break the protocol)
   text "[[crash]]"  SIGKILL itself mid-job;   "[[hang]]"  ignore cancel and sleep for a long time
-  text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception
+  text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception;
+  text "[[oom]]"    raise MemoryError (the host ran out of memory)
   text "[[write-early]]"  open the output and write half a header before the steps (a long write in flight)
 It writes a real 24 kHz 16-bit WAV with the stdlib wave module (no numpy needed).
 """
@@ -67,6 +68,8 @@ class FakeEngine:
              options: dict) -> EngineResult:
         if "[[fail]]" in text:
             raise EngineError(Reason.BAD_INPUT, "the fake engine was told to fail", "remove [[fail]]")
+        if "[[oom]]" in text:
+            raise MemoryError("fake engine: cannot allocate 8 GiB")
         if "[[bug]]" in text:
             raise RuntimeError("fake engine bug")
         step = float(os.environ.get("FAKE_STEP_S", "0"))

@@ -13,7 +13,12 @@ from typing import Any, Callable, Optional
 
 
 class Reason(str, Enum):
-    """Stable reason codes for engine failures (the first column of the error table, DESIGN.md §8)."""
+    """Stable reason codes for engine failures (the first column of the error table, DESIGN.md §8).
+
+    The engine must not import the protocol package, so this is a copy of part of
+    stepaudio_protos.errors.Reason (which gives each its exit code and HTTP status);
+    tests/daemon/test_reasons.py keeps it a subset.
+    """
 
     BAD_INPUT = "BAD_INPUT"            # the audio/text/options the user gave cannot be used
     MODEL_MISSING = "MODEL_MISSING"    # a model file or folder is absent
@@ -33,6 +38,20 @@ class EngineError(Exception):
         self.reason = reason
         self.message = message
         self.hint = hint
+
+
+def error_from_exception(exc: BaseException) -> EngineError:
+    """The one place an exception becomes a reason: EngineError keeps its own, running out of memory
+    (the host's MemoryError, torch's OutOfMemoryError or an older torch's "CUDA out of memory"
+    RuntimeError, matched by name so this module needs no torch) is OUT_OF_MEMORY, anything else is
+    INTERNAL (a bug)."""
+    if isinstance(exc, EngineError):
+        return exc
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+        return EngineError(Reason.OUT_OF_MEMORY, f"out of memory ({text})",
+                           "use a shorter input, a 4-bit variant (--variant bnb/awq), or unload other variants")
+    return EngineError(Reason.INTERNAL, text)
 
 
 class CancelToken:

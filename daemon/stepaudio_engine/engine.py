@@ -82,13 +82,8 @@ class Engine:
         return self._run(lambda p: p.transcribe(req, progress, cancel))
 
     def _run(self, job) -> EngineResult:
-        import torch
-
-        try:
-            result = job(self._loaded())
-        except torch.OutOfMemoryError as exc:
-            raise EngineError(Reason.OUT_OF_MEMORY, f"out of memory on {self.device}",
-                              "use a shorter input, a 4-bit variant (--variant bnb/awq), or unload others") from exc
+        # out of memory is classified by the worker (api.error_from_exception), like every other failure
+        result = job(self._loaded())
         result.options["variant"] = self.options.variant if self.options else ""
         result.options["device"] = self.device
         return result

@@ -5,6 +5,8 @@ protobuf; server.py translates them.
 """
 from __future__ import annotations
 
+from stepaudio_protos.errors import Reason
+
 import asyncio
 import itertools
 import os
@@ -34,7 +36,7 @@ class Job:
     started: float = 0.0
     state: str = "queued"              # queued | running | done | failed | cancelled
     cancel_requested: bool = False
-    cancel_reason: tuple[str, str] = ("CANCELLED", "cancelled")  # (reason code, message) the job fails with
+    cancel_reason: tuple[Reason, str] = (Reason.CANCELLED, "cancelled")  # (reason code, message) the job fails with
     position: int = 0
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
 
@@ -45,6 +47,6 @@ class Job:
     def emit(self, type_: str, **data: Any) -> None:
         self.events.put_nowait({"type": type_, **data})
 
-    def fail(self, reason: str, message: str, hint: str = "") -> None:
-        self.state = "cancelled" if reason == "CANCELLED" else "failed"
+    def fail(self, reason: Reason, message: str, hint: str = "") -> None:
+        self.state = "cancelled" if reason == Reason.CANCELLED else "failed"
         self.emit("failed", reason=reason, message=message, hint=hint)

@@ -111,12 +111,13 @@ async def serve(loaded, token: str, ready_fd: Optional[int] = None) -> int:
 
     from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
     from stepaudiod.scheduler import Scheduler
+    from stepaudiod.rpc_errors import ErrorInterceptor
     from stepaudiod.server import StepAudioService, TokenInterceptor
 
     paths = loaded.paths
     stop = asyncio.Event()
     scheduler = Scheduler(loaded)
-    server = grpc.aio.server(interceptors=[TokenInterceptor(token)],
+    server = grpc.aio.server(interceptors=[TokenInterceptor(token), ErrorInterceptor()],
                              options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     service = StepAudioService(scheduler, loaded, paths.socket, stop.set)
     pb_grpc.add_StepAudioServicer_to_server(service, server)

@@ -7,6 +7,8 @@ while it may exist, and the next daemon deletes what the records name.
 """
 from __future__ import annotations
 
+from stepaudio_protos.errors import Reason
+
 import errno
 import logging
 import os
@@ -24,24 +26,24 @@ def check_output(path: str, force: bool) -> Path:
     try:
         return _check_output(path, force)
     except OSError as exc:  # stat itself failed, e.g. ENAMETOOLONG: not a daemon bug, a bad path
-        raise DaemonError("OUTPUT_UNWRITABLE", f"cannot write {path}: {exc.strerror}", "choose another -o") from None
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc.strerror}", "choose another -o") from None
 
 
 def _check_output(path: str, force: bool) -> Path:
     target = Path(path)
     if not target.is_absolute():
-        raise DaemonError("BAD_INPUT", f"output path must be absolute: {path}", "the CLI sends absolute paths")
+        raise DaemonError(Reason.BAD_INPUT, f"output path must be absolute: {path}", "the CLI sends absolute paths")
     if target.is_dir():
-        raise DaemonError("OUTPUT_UNWRITABLE", f"output {target} is a directory", "give a file name, e.g. -o out.wav")
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"output {target} is a directory", "give a file name, e.g. -o out.wav")
     parent = target.parent
     if not parent.is_dir():
-        raise DaemonError("OUTPUT_UNWRITABLE", f"folder {parent} does not exist", "create it first")
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"folder {parent} does not exist", "create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise DaemonError("OUTPUT_UNWRITABLE", f"cannot write to folder {parent}: permission denied")
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"cannot write to folder {parent}: permission denied")
     if target.exists() and not force:
-        raise DaemonError("OUTPUT_EXISTS", f"{target} already exists")
+        raise DaemonError(Reason.OUTPUT_EXISTS, f"{target} already exists")
     if target.exists() and not target.is_file():
-        raise DaemonError("OUTPUT_UNWRITABLE", f"{target} is not a regular file", "choose another -o")
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"{target} is not a regular file", "choose another -o")
     return target
 
 
@@ -59,10 +61,10 @@ def commit(temp: Path, target: Path, force: bool) -> None:
             _link_no_clobber(temp, target)
     except FileExistsError:
         discard(temp)
-        raise DaemonError("OUTPUT_EXISTS", f"{target} appeared while the job ran; it was kept") from None
+        raise DaemonError(Reason.OUTPUT_EXISTS, f"{target} appeared while the job ran; it was kept") from None
     except OSError as exc:
         discard(temp)
-        raise DaemonError("OUTPUT_UNWRITABLE", f"cannot write {target}: {exc.strerror}") from None
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"cannot write {target}: {exc.strerror}") from None
     _fsync_dir(target.parent)
 
 

@@ -12,6 +12,8 @@ Rules:
 """
 from __future__ import annotations
 
+from stepaudio_protos.errors import Reason
+
 import asyncio
 import collections
 import logging
@@ -75,7 +77,7 @@ class Scheduler:
         if requested is None:
             return None
         if requested != requested:  # NaN compares false with everything: the slot would never unload
-            raise DaemonError("BAD_INPUT", "keep-alive is not a number (NaN)", "send seconds, or a negative number")
+            raise DaemonError(Reason.BAD_INPUT, "keep-alive is not a number (NaN)", "send seconds, or a negative number")
         ceiling = self.settings.keep_alive_max
         if ceiling >= 0 and (requested < 0 or requested > ceiling):
             return ceiling
@@ -83,16 +85,16 @@ class Scheduler:
 
     def submit(self, job: Job) -> None:
         if self.closing:
-            raise DaemonError("SHUTTING_DOWN", "the daemon is shutting down")
+            raise DaemonError(Reason.SHUTTING_DOWN, "the daemon is shutting down")
         if len(self.queue) >= self.settings.queue_size:
-            raise DaemonError("BUSY", f"the queue is full ({self.settings.queue_size} jobs waiting)")
+            raise DaemonError(Reason.BUSY, f"the queue is full ({self.settings.queue_size} jobs waiting)")
         self.queue.append(job)
         job.position = len(self.queue)
         self._dispatch()
         if job in self.queue:  # it has to wait: tell the client where it stands
             job.emit("queued", position=job.position)
 
-    def cancel(self, job: Job, why: tuple[str, str] = ("CANCELLED", "cancelled")) -> str:
+    def cancel(self, job: Job, why: tuple[Reason, str] = (Reason.CANCELLED, "cancelled")) -> str:
         """Drop a queued job or stop a running one, which then fails with `why` (reason code, message);
         returns dropped | stopping | finished."""
         if job.finished:
@@ -100,7 +102,7 @@ class Scheduler:
         job.cancel_requested, job.cancel_reason = True, why
         if job in self.queue:
             self.queue.remove(job)
-            job.fail("CANCELLED", "cancelled while queued")
+            job.fail(Reason.CANCELLED, "cancelled while queued")
             self._update_positions()
             self._mark_activity()
             return "dropped"
@@ -151,10 +153,10 @@ class Scheduler:
     async def shutdown(self) -> None:
         self.closing = True
         while self.queue:
-            self.queue.popleft().fail("SHUTTING_DOWN", "the daemon is shutting down")
+            self.queue.popleft().fail(Reason.SHUTTING_DOWN, "the daemon is shutting down")
         for slot in self.slots.values():
             if slot.running is not None:
-                self.cancel(slot.running, ("SHUTTING_DOWN", "the daemon was stopped before the job finished"))
+                self.cancel(slot.running, (Reason.SHUTTING_DOWN, "the daemon was stopped before the job finished"))
         for slot in self.slots.values():
             if slot.worker is not None:
                 await slot.worker.stop(self.settings.cancel_grace)
@@ -234,7 +236,7 @@ class Scheduler:
                 job.fail(exc.reason, exc.message, exc.hint)
         except Exception as exc:  # a daemon bug must fail the job, not the daemon
             log.exception("job %s failed unexpectedly", job.id)
-            job.fail("INTERNAL", f"{type(exc).__name__}: {exc}")
+            job.fail(Reason.INTERNAL, f"{type(exc).__name__}: {exc}")
         finally:
             if temp is not None:
                 outputs.discard(temp)
@@ -314,7 +316,7 @@ class Scheduler:
         while len(others) >= self.settings.max_loaded:
             idle = [s for s in others if s.running is None and s.tier in ("loaded", "offloaded")]
             if not idle:
-                raise DaemonError("BUSY", "every loaded variant is busy and max_loaded is reached")
+                raise DaemonError(Reason.BUSY, "every loaded variant is busy and max_loaded is reached")
             victim = min(idle, key=lambda s: s.last_end)
             log.info("unloading %s to make room for %s", victim.variant, slot.variant)
             await self._unload(victim)

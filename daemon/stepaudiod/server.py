@@ -16,11 +16,13 @@ from typing import AsyncIterator, Callable
 import grpc
 import psutil
 
+from stepaudio_protos.errors import Reason
 from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
 from stepaudiod import outputs
 from stepaudiod.errors import DaemonError
+from stepaudiod.rpc_errors import failed_event
 from stepaudiod.jobs import Job
 from stepaudiod.scheduler import Scheduler, Slot
 from stepaudio_protos.settings import VARIANTS, LoadedSettings, setting_fields
@@ -127,7 +129,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         try:
             job = self._job_from_request(request)
         except DaemonError as exc:
-            yield pb.JobEvent(failed=pb.Failed(reason=exc.reason, message=exc.message, hint=exc.hint))
+            yield failed_event(exc)
             return
         async for event in self._stream(job):
             yield event
@@ -137,7 +139,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             variant = self._variant(request.variant)
             keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         except DaemonError as exc:
-            yield pb.JobEvent(failed=pb.Failed(reason=exc.reason, message=exc.message, hint=exc.hint))
+            yield failed_event(exc)
             return
         async for event in self._stream(Job(kind="load", variant=variant, payload={}, keep_alive=keep)):
             yield event
@@ -146,8 +148,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         try:
             self.scheduler.submit(job)
         except DaemonError as exc:
-            yield pb.JobEvent(job_id=job.id, failed=pb.Failed(reason=exc.reason, message=exc.message,
-                                                              hint=exc.hint))
+            yield failed_event(exc, job.id)
             return
         try:
             while True:
@@ -164,13 +165,13 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     def _variant(self, name: str) -> str:
         name = name or self.loaded.settings.default_variant
         if name not in VARIANTS:
-            raise DaemonError("UNKNOWN_VARIANT", f"unknown variant '{name}'")
+            raise DaemonError(Reason.UNKNOWN_VARIANT, f"unknown variant '{name}'")
         return name
 
     def _job_from_request(self, request: pb.JobRequest) -> Job:
         kind = request.WhichOneof("job")
         if kind is None:
-            raise DaemonError("BAD_INPUT", "the request names no job (clone, edit or transcribe)")
+            raise DaemonError(Reason.BAD_INPUT, "the request names no job (clone, edit or transcribe)")
         if kind == "transcribe":
             _require_input(request.transcribe.audio)
             return Job(kind=kind, variant=self._variant(request.variant), payload={"audio": request.transcribe.audio},
@@ -203,10 +204,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         if request.all:
             variants = list(VARIANTS)
         else:
-            try:
-                variants = [self._variant(request.variant)]
-            except DaemonError as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+            variants = [self._variant(request.variant)]  # UNKNOWN_VARIANT: rpc_errors.ErrorInterceptor
         unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu)
         return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred)
 
@@ -217,9 +215,9 @@ class StepAudioService(pb_grpc.StepAudioServicer):
 
 def _require_input(path: str) -> None:
     if not path or not os.path.isabs(path):
-        raise DaemonError("BAD_INPUT", f"input path must be absolute: {path!r}", "the CLI sends absolute paths")
+        raise DaemonError(Reason.BAD_INPUT, f"input path must be absolute: {path!r}", "the CLI sends absolute paths")
     if not os.path.exists(path):
-        raise DaemonError("BAD_INPUT", f"{path} does not exist")
+        raise DaemonError(Reason.BAD_INPUT, f"{path} does not exist")
 
 
 def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
@@ -230,8 +228,7 @@ def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
         return pb.JobEvent(job_id=job_id, progress=pb.Progress(
             stage=event["stage"], fraction=event["fraction"], tokens=event["tokens"], detail=event["detail"]))
     if kind == "failed":
-        return pb.JobEvent(job_id=job_id, failed=pb.Failed(reason=event["reason"], message=event["message"],
-                                                           hint=event["hint"]))
+        return failed_event(DaemonError(event["reason"], event["message"], event["hint"]), job_id)
     result = event["result"]
     return pb.JobEvent(job_id=job_id, done=pb.Done(
         output=result.get("output", ""), sample_rate=int(result.get("sample_rate", 0) or 0),

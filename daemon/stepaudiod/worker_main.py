@@ -88,18 +88,15 @@ class WorkerLoop:
         try:
             result = self.dispatch(msg, cancel)
             self.send({"ev": "ok", "id": op_id, "result": result})
-        except self.api.EngineError as exc:
-            self.send({"ev": "error", "id": op_id, "reason": exc.reason.value, "message": exc.message,
-                       "hint": exc.hint})
-        except MemoryError:
-            self.send({"ev": "error", "id": op_id, "reason": "OUT_OF_MEMORY",
-                       "message": "the worker ran out of memory", "hint": ""})
-        except Exception as exc:  # a bug in the engine: report it, keep serving
-            trace = traceback.format_exc()
-            print(trace, file=sys.stderr, flush=True)
-            reason = "OUT_OF_MEMORY" if "out of memory" in str(exc).lower() else "INTERNAL"
-            self.send({"ev": "error", "id": op_id, "reason": reason,
-                       "message": f"{type(exc).__name__}: {exc}", "hint": "", "trace": trace[-4000:]})
+        except Exception as exc:  # an engine error, out of memory, or a bug: report it, keep serving
+            error = self.api.error_from_exception(exc)
+            message = {"ev": "error", "id": op_id, "reason": error.reason.value, "message": error.message,
+                       "hint": error.hint}
+            if error is not exc:  # not classified by the engine: the traceback goes to the daemon log
+                trace = traceback.format_exc()
+                print(trace, file=sys.stderr, flush=True)
+                message["trace"] = trace[-4000:]
+            self.send(message)
         finally:
             self.cancels.pop(op_id, None)
 

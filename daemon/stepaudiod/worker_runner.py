@@ -6,6 +6,8 @@ stderr; the scheduler then forgets the worker and the next job starts a fresh on
 """
 from __future__ import annotations
 
+from stepaudio_protos.errors import Reason
+
 import asyncio
 import collections
 import itertools
@@ -70,11 +72,11 @@ class WorkerProcess:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), timeout)
         except asyncio.TimeoutError:
             await self.kill()
-            raise DaemonError("LOAD_STALLED", f"the worker did not start within {timeout:.0f} s",
+            raise DaemonError(Reason.LOAD_STALLED, f"the worker did not start within {timeout:.0f} s",
                               self.tail_hint()) from None
         if ready.get("protocol") != WORKER_PROTOCOL or ready.get("version") != __version__:
             await self.kill()
-            raise DaemonError("INTERNAL", f"worker speaks protocol {ready.get('protocol')} / version "
+            raise DaemonError(Reason.INTERNAL, f"worker speaks protocol {ready.get('protocol')} / version "
                               f"{ready.get('version')}, daemon expects {WORKER_PROTOCOL} / {__version__}",
                               "reinstall stepaudio so the daemon and worker match")
         log.info("worker %s for %s started (pid %d)", self.spec.engine, self.spec.variant, self.pid)
@@ -122,7 +124,7 @@ class WorkerProcess:
                     msg = await asyncio.wait_for(queue.get(), stall_timeout)
                 except asyncio.TimeoutError:
                     await self.kill()
-                    raise DaemonError("LOAD_STALLED", f"{op} made no progress for {stall_timeout:.0f} s; "
+                    raise DaemonError(Reason.LOAD_STALLED, f"{op} made no progress for {stall_timeout:.0f} s; "
                                       "the worker was stopped", self.tail_hint()) from None
                 if msg["ev"] == "progress" and progress is not None:
                     maybe = progress(msg["stage"], float(msg["fraction"]), msg.get("detail") or {})
@@ -153,7 +155,7 @@ class WorkerProcess:
                 how = f"was killed by {signal.Signals(-code).name}"
             except ValueError:
                 pass
-        return DaemonError("WORKER_CRASHED", f"the model worker (pid {self.pid}) {how}", self.tail_hint())
+        return DaemonError(Reason.WORKER_CRASHED, f"the model worker (pid {self.pid}) {how}", self.tail_hint())
 
     def tail_text(self) -> str:
         return b"".join(self.stderr_tail).decode("utf-8", "replace").strip()
