@@ -71,14 +71,19 @@ def _wants_json(args: list[str]) -> bool:
     return "--json" in options
 
 
+def _audio_to_stdout(args: list[str]) -> bool:
+    return any(a in ("-o", "--output") and b == "-" for a, b in zip(args, args[1:])) or "--output=-" in args
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; CliError → `error:`/`hint:` lines and its exit code, no traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args=args, prog_name="stepaudio", standalone_mode=False)
     except CliError as exc:
-        if _wants_json(args):
-            print(json.dumps({"error": exc.as_json()}, ensure_ascii=False), flush=True)
+        if _wants_json(args):  # with -o - stdout is the audio's: the JSON goes to stderr, as results do
+            print(json.dumps({"error": exc.as_json()}, ensure_ascii=False), flush=True,
+                  file=sys.stderr if _audio_to_stdout(args) else sys.stdout)
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
