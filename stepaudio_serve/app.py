@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stepaudio_cli.errors import CliError
 from stepaudio_protos import __version__
-from stepaudio_serve import routes_models
+from stepaudio_serve import routes_audio, routes_models, routes_speech
 from stepaudio_serve.config import ServeConfig
 from stepaudio_serve.daemon_client import AsyncDaemonClient, DaemonUnavailable, JobFailed
 from stepaudio_serve.disconnect import ClientGone
@@ -42,6 +42,8 @@ def create_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None) 
     app = FastAPI(title="stepaudio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.config = config
     app.include_router(routes_models.router)
+    app.include_router(routes_speech.router)
+    app.include_router(routes_audio.router)
     _install_error_handlers(app)
     return app
 
@@ -81,6 +83,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _json_error(ApiError(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
+                                        "BAD_INPUT"))
         where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
         param = ".".join(where) or None
         message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")

@@ -77,7 +77,8 @@ def api_error_from(exc: BaseException) -> ApiError:
         from stepaudio_cli.voice_store import UnknownVoice
 
         if isinstance(exc, UnknownVoice):
-            return ApiError(404, exc.message, "UNKNOWN_VOICE", "voice", exc.hint)
+            hint = exc.hint.replace("`stepaudio voices add`", "POST /v1/audio/voices or `stepaudio voices add`")
+            return ApiError(404, exc.message, "UNKNOWN_VOICE", "voice", hint)
         if exc.code == Exit.UNAVAILABLE:
             return ApiError(503, exc.message, "DAEMON_UNAVAILABLE", hint=exc.hint)
         return ApiError(400, exc.message, "BAD_INPUT", hint=exc.hint)
