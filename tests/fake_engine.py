@@ -5,6 +5,7 @@ per daemon with env vars and per request with markers in the text:
   FAKE_LOAD_S=<s>   load takes this long (progress every 50 ms)
   FAKE_STEP_S=<s>   each of the 10 job steps takes this long
   FAKE_NOISE=1      print junk to stdout while loading (must not break the protocol)
+  text "[[slow]]"   each step takes 0.5 s (a job to cancel midway, whatever FAKE_STEP_S is)
   text "[[crash]]"  SIGKILL itself mid-job;   "[[hang]]"  ignore cancel and sleep for a long time
   text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception;
   text "[[oom]]"    raise MemoryError (the host ran out of memory)
@@ -72,7 +73,7 @@ class FakeEngine:
             raise MemoryError("fake engine: cannot allocate 8 GiB")
         if "[[bug]]" in text:
             raise RuntimeError("fake engine bug")
-        step = float(os.environ.get("FAKE_STEP_S", "0"))
+        step = 0.5 if "[[slow]]" in text else float(os.environ.get("FAKE_STEP_S", "0"))
         started = time.monotonic()
         if "[[write-early]]" in text:
             with open(output, "wb") as partial:

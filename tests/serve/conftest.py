@@ -16,3 +16,20 @@ def served(real):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_served():
+    """`stepaudio serve` on the fake engine, shared by a module's tests (the error paths, limits,
+    disconnects and load need no real model). Queue of 64: 32 concurrent clients all fit."""
+    from sa_helpers import StepAudio, cleanup, short_tmp
+
+    root = short_tmp()
+    inst = StepAudio(root, queue_size=64)
+    server = HttpServer(inst)
+    try:
+        yield server
+    finally:
+        server.stop()
+        inst.shutdown()
+        cleanup(root)

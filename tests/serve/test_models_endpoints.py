@@ -1,8 +1,9 @@
-"""Health, models, status, load and unload through `stepaudio serve` and the real daemon."""
+"""Health, models, status, load and unload through `stepaudio serve`, the real daemon and a worker (fake engine)."""
 from __future__ import annotations
 
 
-def test_health_models_status_load_unload(served):
+def test_health_models_status_load_unload(fake_served):
+    served = fake_served
     with served.client() as http:
         assert http.get("/healthz").json()["status"] == "ok"
         ids = [m["id"] for m in http.get("/v1/models").json()["data"]]
@@ -28,7 +29,8 @@ def test_health_models_status_load_unload(served):
         assert served.inst.variant()["tier"] == "unloaded"
 
 
-def test_unknown_variant_and_path_are_openai_shaped_errors(served):
+def test_unknown_variant_and_path_are_openai_shaped_errors(fake_served):
+    served = fake_served
     with served.client() as http:
         for path, status, code in (("/api/v1/models/huge/load", 404, "UNKNOWN_VARIANT"),
                                    ("/api/v1/models/huge/unload", 404, "UNKNOWN_VARIANT"),
