@@ -12,6 +12,7 @@ from typing import AsyncIterator, Iterator, Optional
 from starlette.requests import Request
 
 from stepaudio_cli import audio_io, requests as job_requests
+from stepaudio_cli.job_options import JobOptions
 from stepaudio_serve.daemon_client import AsyncDaemonClient, JobEvent, JobResult
 from stepaudio_serve.errors import ApiError
 from stepaudio_serve.speech import SpeechPlan, Step
@@ -35,20 +36,17 @@ def build_request(step: Step, index: int, last: bool, source: str, ref: Referenc
                   variant: str, folder: Path, opts: RunOptions):
     """The JobRequest of step `index`: its source is the reference (clone, reference edits) or the
     previous step's output. `spoken` is what the audio says after the clone step (the input text)."""
-    out = str(folder / f"out{index}.wav")
     keep = opts.keep_alive if last else None
-    first = index == 0
-    check, candidates = (opts.check, opts.candidates) if first else (False, 1)
+    check, candidates = (opts.check, opts.candidates) if index == 0 else (False, 1)
+    job = JobOptions(output=str(folder / f"out{index}.wav"), variant=variant or None, keep_alive=keep,
+                     seed=opts.seed, check=check, candidates=candidates)
     if step.kind == "clone":
-        return job_requests.clone_request(ref.audio, step.text, ref.text, out, False, variant or None, keep,
-                                          opts.seed, check, candidates)
+        return job_requests.clone_request(ref.audio, step.text, ref.text, job)
     if step.on_reference:
         transcript = ref.text if step.edit_type == "paralinguistic" else (ref.text or spoken)
         option = step.text if step.edit_type == "paralinguistic" else step.edit_info
-        return job_requests.edit_request(ref.audio, out, step.edit_type, option, transcript, step.iterations, False,
-                                         variant or None, keep, opts.seed, check, candidates)
-    return job_requests.edit_request(source, out, step.edit_type, step.edit_info, spoken, step.iterations, False,
-                                     variant or None, keep, opts.seed, check, candidates)
+        return job_requests.edit_request(ref.audio, step.edit_type, option, transcript, step.iterations, job)
+    return job_requests.edit_request(source, step.edit_type, step.edit_info, spoken, step.iterations, job)
 
 
 async def run_plan(client: AsyncDaemonClient, plan: SpeechPlan, ref: Reference, spoken: str, folder: Path,
