@@ -8,8 +8,9 @@ scripts are stale: rerun this module after changing a command, an option or an e
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from stepaudio_cli.completion_spec import ArgumentSpec, CommandSpec, OptionSpec, Value
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "completions"
@@ -35,45 +36,6 @@ def _choice_params() -> dict[str, dict[str, str]]:
             # the parts `models verify|pull` accept (stepaudio_cli/models_cmd.py, their PART help texts)
             "models verify:part": dict.fromkeys(["tokenizer", *VARIANTS], ""),
             "models pull:part": dict.fromkeys(["base", "awq", "tokenizer"], "")}
-
-
-@dataclass
-class Value:
-    """What a value completes to: kind is "file", "dir", "choice" (with choices) or "none"."""
-    kind: str = "none"
-    choices: list[str] = field(default_factory=list)
-    descriptions: dict[str, str] = field(default_factory=dict)  # choice -> one line, for zsh and fish menus
-
-
-@dataclass
-class OptionSpec:
-    names: list[str]  # every spelling, e.g. ["-o", "--output"]; a --x/--no-x flag lists both
-    help: str
-    takes_value: bool
-    value: Value
-
-
-@dataclass
-class ArgumentSpec:
-    name: str  # the metavar users see, e.g. REF
-    help: str
-    value: Value
-    variadic: bool = False  # takes every remaining word (nargs=-1)
-
-
-@dataclass
-class CommandSpec:
-    path: list[str]  # [] for stepaudio itself, ["daemon", "logs"] for `stepaudio daemon logs`
-    help: str
-    options: list[OptionSpec]
-    arguments: list[ArgumentSpec]
-    subcommands: list["CommandSpec"]
-
-    def walk(self):
-        """This command, then every subcommand depth-first, in registration order."""
-        yield self
-        for sub in self.subcommands:
-            yield from sub.walk()
 
 
 def _value_for(param, path: list[str], choices_by_name: dict[str, list[str]]) -> Value:

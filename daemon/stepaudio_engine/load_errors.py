@@ -1,5 +1,6 @@
 """Short, safe wording for the errors of `torch.load(weights_only=True)` on a damaged or hostile file, and
-the one place that reads a torch checkpoint (read_state_dict).
+read_state_dict, which the loaders use to read a torch checkpoint (`models verify` reads them memory-mapped in
+verify.py; both always with weights_only=True).
 
 torch's own message runs to a dozen lines and advises re-running with `weights_only=False` (or allow-listing
 the offending global), which would execute code from the model folder. A user must never be told that

@@ -4,8 +4,8 @@ Why a socketpair and not the worker's stdin/stdout: libraries in the worker (fun
 print to stdout, and a stray print must never corrupt the protocol. The worker's stdout is pointed at
 its stderr, which the daemon keeps (the tail goes into crash messages).
 
-Daemon → worker ("op"):  load{options} · clone{request} · edit{request} · cancel{target} · offload ·
-                         resume · exit.  Every op but exit carries an "id".
+Daemon → worker ("op"):  load{options} · clone{request} · edit{request} · transcribe{request} · cancel{target} ·
+                         offload · resume · exit.  Every op but exit carries an "id".
 Worker → daemon ("ev"):  ready{version, protocol, pid, engine} (once, unprompted) ·
                          progress{id, stage, fraction, detail} · ok{id, result} ·
                          error{id, reason, message, hint, trace}

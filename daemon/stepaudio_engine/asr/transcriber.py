@@ -183,12 +183,12 @@ class Transcriber:
         """Front end + encoder for every 600 ms call: [(memory (1, overlap + T, D), is_final), ...].
 
         With `batched` (default) all non-final calls go through the encoder layer by layer at once
-        (asr/batched_encoder.py, same result up to rounding, several times faster); the final call, whose length
+        (tokenizer/sanm_batched.py, same result up to rounding, several times faster); the final call, whose length
         differs, continues from the returned state through the ordinary chunk forward.
         """
         import torch
 
-        from stepaudio_engine.asr.batched_encoder import encode_uniform_calls
+        from stepaudio_engine.tokenizer.sanm_batched import encode_uniform_calls
         from stepaudio_engine.tokenizer.sanm import ChunkConfig
         from stepaudio_engine.tokenizer.vq02 import StreamingFrontend
 
