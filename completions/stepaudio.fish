@@ -64,7 +64,7 @@ complete -c stepaudio -n '__stepaudio_at \'clone\'' -s o -l output -r -F -d 'WAV
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l ref-text -x -d 'transcript of the reference recording (default: transcribe it)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l voice -x -d 'use a saved voice instead of REF (voices add)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l text-file -r -F -d 'read the text to speak from a file (\'-\' = stdin)'
-complete -c stepaudio -n '__stepaudio_at \'clone\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb (4-bit) | awq (4-bit); default: the daemon\'s'
+complete -c stepaudio -n '__stepaudio_at \'clone\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb | awq (bnb and awq are 4-bit); default: the daemon\'s'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l keep-alive -x -d 'seconds to keep the model loaded after this job (0 = unload now, negative = keep)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l seed -x -d 'seed for reproducible output'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l check -d 'transcribe the result and score it (error rate, speaker similarity)'
@@ -85,7 +85,7 @@ complete -c stepaudio -n '__stepaudio_at \'edit\'' -l vad -d 'remove silences'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l text -x -d 'transcript of IN (default: transcribe it)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l text-file -r -F -d 'read the transcript from a file (\'-\' = stdin)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l iterations -s n -x -d 'edit passes (1-10), each on the last output'
-complete -c stepaudio -n '__stepaudio_at \'edit\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb (4-bit) | awq (4-bit); default: the daemon\'s'
+complete -c stepaudio -n '__stepaudio_at \'edit\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb | awq (bnb and awq are 4-bit); default: the daemon\'s'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l keep-alive -x -d 'seconds to keep the model loaded after this job (0 = unload now, negative = keep)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l seed -x -d 'seed for reproducible output'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l check -d 'transcribe the result and score it (error rate, speaker similarity)'
@@ -96,7 +96,7 @@ complete -c stepaudio -n '__stepaudio_at \'edit\'' -s h -l help -d 'Show this me
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -F
 
 # stepaudio transcribe
-complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb (4-bit) | awq (4-bit); default: the daemon\'s'
+complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'model variant: base | bnb | awq (bnb and awq are 4-bit); default: the daemon\'s'
 complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -l json -d 'print one JSON object per file'
 complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -s h -l help -d 'Show this message and exit.'
 complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -F

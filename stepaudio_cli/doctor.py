@@ -6,6 +6,7 @@ importlib.metadata, torch/CUDA facts from a short subprocess, memory from psutil
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,13 +22,10 @@ from stepaudio_protos.errors import Exit
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
-# pyproject.toml: what the CLI/daemon need, what the engine (model worker) needs, and optional extras.
-CLI_PACKAGES = ("grpcio", "protobuf", "typer", "rich", "platformdirs", "psutil")
-ENGINE_PACKAGES = ("torch", "numpy", "soundfile", "soxr", "safetensors", "sentencepiece", "transformers", "onnx",
-                   "pyyaml")
+# The packages themselves are listed once, in pyproject.toml, and read here from the installed metadata
+# (declared_packages). These are the ones a working install can do without, and what each is for.
 OPTIONAL_PACKAGES = {"huggingface_hub": "`stepaudio models pull`",
                      "bitsandbytes": "the bnb variant", "compressed-tensors": "the awq variant"}
-TORCH_VERSION = "2.13.0"
 LOW_MEMORY = 8 * 1024**3      # below this much free RAM even a 4-bit variant is tight (docs/engine/models.md#variants)
 LOW_DISK = 2 * 1024**3        # the prompt cache alone may use cache_max_mb (1 GiB by default)
 
@@ -67,19 +65,62 @@ def check_python() -> list[Check]:
                   "" if ok else "stepaudio needs Python 3.10 or newer")]
 
 
+def declared_packages() -> dict[str, dict[str, str]]:
+    """pyproject.toml's requirements as installed: group ("" = the core, "engine", "cpu", …) -> name -> the
+    requirement as written (e.g. "torch==2.13.0"). Requirements for another Python version are left out."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        lines = requires("stepaudio") or []
+    except PackageNotFoundError:
+        return {}
+    groups: dict[str, dict[str, str]] = {}
+    for line in lines:
+        spec, _, marker = (part.strip() for part in line.partition(";"))
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", marker)
+        if not extra and marker and not _python_marker_holds(marker):
+            continue
+        name = re.match(r"[A-Za-z0-9._-]+", spec)
+        if name:
+            groups.setdefault(extra.group(1) if extra else "", {})[name.group(0)] = spec
+    return groups
+
+
+def _python_marker_holds(marker: str) -> bool:
+    """`python_version < "3.11"` and the like; any other marker counts as holding."""
+    found = re.fullmatch(r"python_version\s*(<=|>=|<|>|==|!=)\s*[\"'](\d+)\.(\d+)[\"']", marker)
+    if not found:
+        return True
+    op, wanted = found.group(1), (int(found.group(2)), int(found.group(3)))
+    here = sys.version_info[:2]
+    return {"<": here < wanted, "<=": here <= wanted, ">": here > wanted, ">=": here >= wanted,
+            "==": here == wanted, "!=": here != wanted}[op]
+
+
+def pinned_torch(groups: dict[str, dict[str, str]]) -> str:
+    """The torch version the engine extra pins ("" when it pins none)."""
+    spec = groups.get("engine", {}).get("torch", "")
+    return spec.split("==", 1)[1].strip() if "==" in spec else ""
+
+
 def check_packages() -> list[Check]:
+    groups = declared_packages()
+    if not groups:
+        return [Check("packages", FAIL, "stepaudio is not installed as a package (no metadata found)",
+                      "pip install -e '.[engine,cpu]' in the source folder")]
     checks = []
-    for group, names, extra in (("cli", CLI_PACKAGES, "stepaudio"), ("engine", ENGINE_PACKAGES, "stepaudio[engine,cpu]")):
+    for group, key, extra in (("cli", "", "stepaudio"), ("engine", "engine", "stepaudio[engine,cpu]")):
+        names = [n for n in groups.get(key, {}) if n not in OPTIONAL_PACKAGES]
         found = {name: _version(name) for name in names}
         missing = [n for n, v in found.items() if v is None]
         listing = ", ".join(f"{n} {v}" for n, v in found.items() if v)
         checks.append(Check(f"packages ({group})", FAIL if missing else PASS,
                             listing + (f"; missing: {', '.join(missing)}" if missing else ""),
                             f"pip install '{extra}'" if missing else ""))
-    torch = _version("torch")
-    if torch and torch.split("+")[0] != TORCH_VERSION:
-        checks.append(Check("torch version", WARN, f"torch {torch}; stepaudio is tested with {TORCH_VERSION}",
-                            f"pip install torch=={TORCH_VERSION}"))
+    torch, pinned = _version("torch"), pinned_torch(groups)
+    if torch and pinned and torch.split("+")[0] != pinned:
+        checks.append(Check("torch version", WARN, f"torch {torch}; stepaudio is tested with {pinned}",
+                            f"pip install torch=={pinned}"))
     if _version("onnxruntime") and _version("onnxruntime-gpu"):
         checks.append(Check("onnxruntime", FAIL, "both onnxruntime and onnxruntime-gpu are installed; they clash",
                             "pip uninstall onnxruntime onnxruntime-gpu, then install one of them"))

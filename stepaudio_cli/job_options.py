@@ -16,8 +16,9 @@ from typing import Any, Callable, Optional
 import typer
 
 from stepaudio_cli.options import flag
+from stepaudio_protos.facts import VARIANTS
 
-VARIANT_HELP = "model variant: base | bnb (4-bit) | awq (4-bit); default: the daemon's"
+VARIANT_HELP = f"model variant: {' | '.join(VARIANTS)} (bnb and awq are 4-bit); default: the daemon's"
 KEEP_ALIVE_HELP = "seconds to keep the model loaded after this job (0 = unload now, negative = keep)"
 OUTPUT_HELP = "WAV file to write (24 kHz); '-' writes the WAV to stdout"
 

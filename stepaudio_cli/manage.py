@@ -11,6 +11,7 @@ from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, activity, err, print_json, status_text
 from stepaudio_cli.service import install_service
 from stepaudio_protos.errors import Exit
+from stepaudio_protos.facts import VARIANTS
 
 daemon_app = typer.Typer(help="Start, stop and inspect the stepaudiod daemon.", no_args_is_help=True)
 
@@ -29,7 +30,7 @@ def status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JS
 
 def load(
     ctx: typer.Context,
-    variant: str = typer.Argument("base", metavar="VARIANT", help="base | bnb | awq"),
+    variant: str = typer.Argument("base", metavar="VARIANT", help=" | ".join(VARIANTS)),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help="seconds to keep it loaded when idle "
                                                                          "(negative = until unloaded)"),
 ) -> None:

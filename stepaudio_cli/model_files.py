@@ -2,8 +2,10 @@
 
 The engine decides this in stepaudio_engine/folders.py, tokenizer/folders.py, llm/variants.py,
 llm/checkpoint.py and vocoder/facade.py; the CLI must not import the engine (it pulls in torch), so the
-table is repeated here and tests/cli/test_models.py checks it against the tiny model folder written by
-stepaudio_engine.tiny.write_tiny_models, so the two cannot drift apart.
+table is repeated here: tests/cli/test_models.py checks it against the tiny model folder written by
+stepaudio_engine.tiny.write_tiny_models, and tests/test_single_source.py against the engine's constants (names,
+folders, Hugging Face repositories), so the two cannot drift apart. The variant names themselves come from
+stepaudio_protos.facts.VARIANTS, the CLI's and daemon's one list.
 
 Layout under the models root (docs/engine/models.md#layout; DESIGN.md §4):
 
@@ -18,14 +20,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stepaudio_protos.facts import VARIANTS
+
 TOKENIZER = "tokenizer"
 TOKENIZER_FOLDER = "Step-Audio-Tokenizer"
 PARAFORMER = "dengcunqin/speech_paraformer-large_asr_nat-zh-cantonese-en-16k-vocab8501-online"
 TOKENIZER_FILES = ("linguistic_tokenizer.npy", "speech_tokenizer_v1.onnx", f"{PARAFORMER}/config.yaml",
                    f"{PARAFORMER}/model.pt", f"{PARAFORMER}/am.mvn")
 
-VARIANT_FOLDERS = {"base": "Step-Audio-EditX", "bnb": "Step-Audio-EditX-bnb-4bit",
-                   "awq": "Step-Audio-EditX-AWQ-4bit"}
+VARIANT_FOLDERS = dict(zip(VARIANTS, ("Step-Audio-EditX", "Step-Audio-EditX-bnb-4bit", "Step-Audio-EditX-AWQ-4bit")))
 LLM_FILES = ("config.json", "tokenizer.model", "tokenizer_config.json")
 INDEX_FILE = "model.safetensors.index.json"   # sharded weights: the index names every shard
 SINGLE_FILE = "model.safetensors"             # or one file (the bnb folder transformers writes)
@@ -33,11 +36,12 @@ VOCODER_FOLDER = "CosyVoice-300M-25Hz"
 VOCODER_FILES = ("cosyvoice.yaml", "flow.pt", "hift.pt", "campplus.onnx")
 TINY_MARKER = "stepaudio-tiny-model.json"
 
-# Where `stepaudio models pull` downloads each part from (docs/engine/models.md#layout; stepaudio_engine/folders.py).
+# Where `stepaudio models pull` downloads each part from (docs/engine/models.md#hugging-face-repositories).
+# bnb has no released checkpoint: the engine's copy is stepaudio_engine/llm/variants.py (hf_repo, NO_BNB_REPO).
 HF_REPOS = {"base": "stepfun-ai/Step-Audio-EditX", "awq": "stepfun-ai/Step-Audio-EditX-AWQ-4bit",
             TOKENIZER: "stepfun-ai/Step-Audio-Tokenizer"}
-BNB_HINT = ("there is no released bnb repository: the bnb variant is the base weights quantised by "
-            "bitsandbytes; see README: Models")
+BNB_HINT = ("there is no released bnb checkpoint: the bnb folder holds the base weights (a copy or links), "
+            "quantised while loading, or a pre-quantised copy; see README: Models")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from stepaudio_cli.errors import CliError
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import err, human_bytes, print_json
 from stepaudio_protos.errors import Exit, Reason
+from stepaudio_protos.facts import VARIANTS
 
 models_app = typer.Typer(help="List, verify and download the model folders.", invoke_without_command=True)
 
@@ -97,7 +98,7 @@ def _verify_parts(root: Path, part: Optional[str]) -> list[str]:
 def verify(
     ctx: typer.Context,
     part: Optional[str] = typer.Argument(None, metavar="PART",
-                                         help="tokenizer | base | bnb | awq (default: all installed)"),
+                                         help=" | ".join(["tokenizer", *VARIANTS]) + " (default: all installed)"),
     json_out: bool = flag("--json", help="print as JSON"),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help=_MODELS_DIR_HELP),
 ) -> None:

@@ -10,22 +10,21 @@ from typing import TYPE_CHECKING, Optional
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
 from stepaudio_protos import edits
+from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS, checks_needed
 from stepaudio_protos.errors import Exit, Reason
 
 if TYPE_CHECKING:  # job_options imports typer; building requests does not need it
     from stepaudio_cli.job_options import JobOptions
 
-VARIANTS = ("base", "bnb", "awq")
 EDIT_FLAGS = ("emotion", "style", "speed", "paralinguistic", "denoise", "vad")
 TRANSCRIPT_NEEDED = ("emotion", "style", "speed", "paralinguistic")
-MAX_CANDIDATES = 8  # the engine's limit too (stepaudio_engine.pipeline.MAX_CANDIDATES)
 
 
 def check_variant(variant: Optional[str]) -> str:
     if variant is not None and variant not in VARIANTS:
         hint = edits.suggest(variant, list(VARIANTS))
         raise CliError(f"unknown variant '{variant}'" + (f"; {hint}" if hint else ""),
-                       "variants: base, bnb, awq", Reason.UNKNOWN_VARIANT)
+                       f"variants: {', '.join(VARIANTS)}", Reason.UNKNOWN_VARIANT)
     return variant or ""
 
 
@@ -64,8 +63,8 @@ def edit_request(source: str, edit_type: str, option: str, transcript: Optional[
     if transcript is not None and edit_type in TRANSCRIPT_NEEDED:
         check_text(transcript, "transcript")
     transcript = transcript or ""
-    if not 1 <= iterations <= 10:
-        raise CliError(f"iterations must be 1 to 10, not {iterations}", "", Exit.USAGE)
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise CliError(f"iterations must be 1 to {MAX_ITERATIONS}, not {iterations}", "", Exit.USAGE)
     target = ""
     if edit_type == "paralinguistic":
         target, option = check_text(option, "paralinguistic text"), ""
@@ -89,7 +88,7 @@ def _common(request, opts: JobOptions):
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise CliError(f"--candidates must be 1 to {MAX_CANDIDATES}, not {candidates}",
                        "each candidate is a full generation", Exit.USAGE)
-    request.check = opts.check or candidates > 1
+    request.check = checks_needed(opts.check, candidates)
     request.candidates = candidates
     if keep_alive is not None and keep_alive != keep_alive:  # NaN: no deadline could ever compare to it
         raise CliError("--keep-alive must be a number of seconds, not nan", "e.g. --keep-alive 300, or -1 to keep",

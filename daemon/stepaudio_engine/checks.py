@@ -50,6 +50,12 @@ def score(transcript: str, target_text: str, ref_embedding: np.ndarray, out_embe
                   unit=er.unit, similarity=float(speaker_similarity(ref_embedding, out_embedding)))
 
 
+def checks_needed(check: bool, candidates: int) -> bool:
+    """Several candidates are compared by their scores, so more than one implies a check (the protocol's copy
+    is stepaudio_protos.facts.checks_needed; tests/test_single_source.py keeps them equal)."""
+    return check or candidates > 1
+
+
 def best(candidates: list[Candidate]) -> Candidate:
     """Lowest error rate first, then highest speaker similarity; the earliest wins a full tie."""
     if any(c.scores is None for c in candidates):

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stepaudio_engine.api import EngineError, Reason
-from stepaudio_engine.llm.variants import check_variant, variant_folder
+from stepaudio_engine.llm.variants import NO_BNB_REPO, VARIANTS, check_variant, variant_folder
 from stepaudio_engine.tokenizer.folders import TOKENIZER_FOLDER
 
 VOCODER_FOLDER = "CosyVoice-300M-25Hz"
 TINY_MARKER = "stepaudio-tiny-model.json"
-HF_REPOS = {"base": "stepfun-ai/Step-Audio-EditX", "awq": "stepfun-ai/Step-Audio-EditX-AWQ-4bit",
-            "bnb": "(no official repo: quantise the base folder; see README)"}
 
 
 @dataclass(frozen=True)
@@ -38,12 +36,18 @@ def find_model_folders(models_dir: str | Path, variant: str) -> ModelFolders:
     llm = variant_folder(root, variant)
     if not llm.is_dir():
         raise EngineError(Reason.MODEL_MISSING, f"the {variant} variant is not installed: {llm} is missing",
-                          f"download it: huggingface-cli download {HF_REPOS[variant]} --local-dir {llm}")
+                          _download_hint(variant, llm))
     vocoder = llm / VOCODER_FOLDER
     if not vocoder.is_dir():
         vocoder = variant_folder(root, "base") / VOCODER_FOLDER
     if not vocoder.is_dir():
         raise EngineError(Reason.MODEL_MISSING, f"vocoder folder not found: {llm / VOCODER_FOLDER}",
-                          f"it ships inside {HF_REPOS['base']}; download that repository")
+                          f"it ships inside {VARIANTS['base'].hf_repo}; download that repository")
     return ModelFolders(root=root, tokenizer=root / TOKENIZER_FOLDER, llm=llm, vocoder=vocoder,
                         tiny=(root / TINY_MARKER).exists())
+
+
+def _download_hint(variant: str, folder: Path) -> str:
+    repo = VARIANTS[variant].hf_repo
+    return f"download it: stepaudio models pull {variant} (or huggingface-cli download {repo} --local-dir {folder})" \
+        if repo else NO_BNB_REPO

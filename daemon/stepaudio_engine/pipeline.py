@@ -21,7 +21,7 @@ import numpy as np
 from stepaudio_engine import audio
 from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
                                   ProgressFn, Reason, TranscribeRequest)
-from stepaudio_engine.checks import Candidate, best, score
+from stepaudio_engine.checks import Candidate, best, checks_needed, score
 from stepaudio_engine.llm.prompts import PromptBuilder, speaker_id_for, validate_edit
 from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
 from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
@@ -33,8 +33,8 @@ ASR_RATE = 16000                  # the Paraformer ASR reads 16 kHz audio
 MAX_INPUT_SECONDS = 30.0          # upstream handles one 30 s pass per input (docs/engine/tokenizer.md#vq06-chunks)
 TOKENS_PER_SECOND = 41.67         # LLM audio ids per second of output (docs/engine/audio.md#input-length-and-rates)
 MAX_TOTAL_IDS = 8192              # upstream max_length (docs/engine/llm.md#upstream-generation)
-MAX_ITERATIONS = 10               # the CLI's --iterations range
-MAX_CANDIDATES = 8                # --candidates range: each one is a full generation
+MAX_ITERATIONS = 10               # the CLI's --iterations range (stepaudio_protos.facts has the same)
+MAX_CANDIDATES = 8                # --candidates range (stepaudio_protos.facts has the same)
 SHORT_REFERENCE_S = 2.0           # below this a clone result notes that a longer reference clones better
 # An input whose peak stays below -60 dBFS (±33 steps of 16-bit PCM) holds no audible voice. Upstream would
 # still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
@@ -187,7 +187,7 @@ class Pipeline:
     def generate_best(self, ids: list[int], cap: int, prepared: Prepared, seed: int, target_text: str,
                       check: bool, candidates: int, run: Run) -> Candidate:
         """Generate `candidates` outputs (seeds seed, seed+1, …); with checks, score each and keep the best."""
-        check = check or candidates > 1
+        check = checks_needed(check, candidates)
         made = []
         for k in range(max(1, candidates)):
             if candidates > 1:

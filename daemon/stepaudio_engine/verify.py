@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from stepaudio_engine.api import EngineError, Reason
+from stepaudio_engine.llm.variants import VARIANTS
 
 log = logging.getLogger(__name__)
 
 TOKENIZER = "tokenizer"
-PARTS = (TOKENIZER, "base", "bnb", "awq")
+PARTS = (TOKENIZER, *VARIANTS)
 REDOWNLOAD = "download it again: stepaudio models pull {part}"
 BNB_FIX = "re-create the bnb folder from the base weights (see README: Models)"
 

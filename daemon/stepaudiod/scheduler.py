@@ -25,7 +25,8 @@ from stepaudiod import outputs
 from stepaudiod.cache_stats import CacheStats
 from stepaudiod.errors import DaemonError
 from stepaudiod.jobs import Job
-from stepaudio_protos.settings import VARIANTS, LoadedSettings
+from stepaudio_protos.facts import VARIANTS
+from stepaudio_protos.settings import LoadedSettings
 from stepaudiod.worker_runner import WorkerProcess, WorkerSpec
 
 log = logging.getLogger(__name__)

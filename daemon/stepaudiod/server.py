@@ -25,7 +25,8 @@ from stepaudiod.errors import DaemonError
 from stepaudiod.rpc_errors import failed_event
 from stepaudiod.jobs import Job
 from stepaudiod.scheduler import Scheduler, Slot
-from stepaudio_protos.settings import VARIANTS, LoadedSettings, setting_fields
+from stepaudio_protos.facts import VARIANTS, checks_needed
+from stepaudio_protos.settings import LoadedSettings, setting_fields
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             _require_input(e.input_audio)
         payload["seed"] = request.seed if request.HasField("seed") else None
         payload["candidates"] = max(1, request.candidates)
-        payload["check"] = request.check or payload["candidates"] > 1
+        payload["check"] = checks_needed(request.check, payload["candidates"])
         keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
                    force=request.force, keep_alive=keep)

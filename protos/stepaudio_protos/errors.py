@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
+from stepaudio_protos.facts import VARIANTS
+
 
 class Exit(IntEnum):
     """Documented exit codes of the `stepaudio` command."""
@@ -109,7 +111,7 @@ _TABLE: dict[Reason, _Row] = {
     Reason.LOAD_STALLED: _Row(Exit.FAILED, 500, "loading made no progress; check the model folder and "
                                                 "`stepaudio daemon logs`"),
     Reason.OUTPUT_EXISTS: _Row(Exit.FAILED, 409, "pass --force to overwrite it, or choose another -o"),
-    Reason.UNKNOWN_VARIANT: _Row(Exit.USAGE, 404, "variants: base, bnb, awq"),
+    Reason.UNKNOWN_VARIANT: _Row(Exit.USAGE, 404, f"variants: {', '.join(VARIANTS)}"),
     Reason.SHUTTING_DOWN: _Row(Exit.UNAVAILABLE, 503, "the daemon is stopping; run the command again"),
     Reason.USAGE: _Row(Exit.USAGE, 400, "see `stepaudio COMMAND --help`"),
     Reason.UNAVAILABLE: _Row(Exit.UNAVAILABLE, 503, "start it with `stepaudio daemon start`; "

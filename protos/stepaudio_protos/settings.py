@@ -11,15 +11,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from stepaudio_protos.facts import VARIANTS  # also read as settings.VARIANTS
 from stepaudio_protos.paths import Paths, resolve_paths
 
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - 3.10
     import tomli as tomllib  # type: ignore[no-redef]
-
-VARIANTS = ("base", "bnb", "awq")
-
 
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(value: str) -> str:

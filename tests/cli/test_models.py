@@ -43,8 +43,10 @@ def test_file_table_matches_the_engine_constants():
     assert model_files.PARAFORMER == tok.FUNASR_MODEL_ID
     assert model_files.VOCODER_FOLDER == folders.VOCODER_FOLDER
     assert model_files.TINY_MARKER == folders.TINY_MARKER
-    assert {k: v for k, v in model_files.HF_REPOS.items() if k != "tokenizer"} == \
-        {k: v for k, v in folders.HF_REPOS.items() if k != "bnb"}
+    # the released repositories, and none for bnb on either side
+    assert model_files.HF_REPOS == {**{k: v.hf_repo for k, v in VARIANTS.items() if v.hf_repo},
+                                    "tokenizer": tok.TOKENIZER_REPO}
+    assert VARIANTS["bnb"].hf_repo == "" and "bnb" not in model_files.HF_REPOS
 
 
 def test_models_lists_complete_parts_as_json(sa, tiny):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stepaudio_engine.llm.variants import VARIANTS
+
 PROMPT_HELP = """\
 writes --out (a .npy file): int64 (L,) LLM prompt ids, built exactly as upstream (piecewise encoding,
 <s>=1 <|BOT|>=4 <|EOT|>=3). clone: --ref-text, --audio-tokens, --text, and --speaker-id or --ref-audio
@@ -38,7 +40,7 @@ sampling (temperature 0.7, top-k 50) for at most N tokens.
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-dir", required=True, type=Path, help="LLM folder (e.g. <models>/Step-Audio-EditX)")
-    p.add_argument("--variant", default="base", choices=["base", "bnb", "awq"], help="how to load it")
+    p.add_argument("--variant", default="base", choices=list(VARIANTS), help="how to load it")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--dtype", default="fp32", help="fp32 | bf16 | auto")
     p.add_argument("--prompt", required=True, type=Path, help=".npy int64 (L,) prompt ids (from `prompt`)")

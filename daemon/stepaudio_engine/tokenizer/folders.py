@@ -20,8 +20,9 @@ FUNASR_MODEL_ID = "dengcunqin/speech_paraformer-large_asr_nat-zh-cantonese-en-16
 CODEBOOK_FILE = "linguistic_tokenizer.npy"
 VQ06_FILE = "speech_tokenizer_v1.onnx"
 PARAFORMER_FILES = ("config.yaml", "model.pt", "am.mvn")
-DOWNLOAD_HINT = ("download the tokenizer with: huggingface-cli download stepfun-ai/Step-Audio-Tokenizer "
-                 "--local-dir <models>/Step-Audio-Tokenizer")
+TOKENIZER_REPO = "stepfun-ai/Step-Audio-Tokenizer"   # docs/engine/models.md#hugging-face-repositories
+DOWNLOAD_HINT = (f"download the tokenizer: stepaudio models pull tokenizer (or huggingface-cli download "
+                 f"{TOKENIZER_REPO} --local-dir <models>/{TOKENIZER_FOLDER})")
 
 
 @dataclass(frozen=True)
