@@ -75,6 +75,11 @@ class CancelToken:
 # progress(stage, fraction in [0, 1] or -1 if unknown, details such as {"tokens": 12})
 ProgressFn = Callable[[str, float, dict], None]
 
+# Audio handed out while a job runs (requests with stream=True) goes through the same callback with this
+# stage name: progress(AUDIO_STAGE, -1, {"index": i, "rate": 24000, "encoding": "s16le" | "f32le",
+# "pcm": bytes}). Pieces come in order; together they are exactly the samples of the output file.
+AUDIO_STAGE = "audio"
+
 
 def no_progress(stage: str, fraction: float, detail: dict) -> None:
     """A ProgressFn that drops everything (for library use and tests)."""
@@ -100,6 +105,9 @@ class CloneRequest:
     seed: Optional[int] = None
     check: bool = False             # transcribe and score the output (EngineResult.report["quality"])
     candidates: int = 1             # generate this many (seeds seed, seed+1, …), keep the best by score
+    format: str = "wav"             # wav | flac | mp3 | opus | pcm (stepaudio_protos/formats.py)
+    sample_format: str = "s16"      # s16 | float (wav and pcm only)
+    stream: bool = False            # hand out audio as it is made (AUDIO_STAGE progress calls)
 
 
 @dataclass
@@ -114,6 +122,9 @@ class EditRequest:
     seed: Optional[int] = None
     check: bool = False
     candidates: int = 1
+    format: str = "wav"
+    sample_format: str = "s16"
+    stream: bool = False
 
 
 @dataclass

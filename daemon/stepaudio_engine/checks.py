@@ -57,7 +57,9 @@ def checks_needed(check: bool, candidates: int) -> bool:
 
 
 def best(candidates: list[Candidate]) -> Candidate:
-    """Lowest error rate first, then highest speaker similarity; the earliest wins a full tie."""
+    """A candidate that ran to its token cap (stop "max_length": the model never ended it) loses to any that
+    ended; then lowest error rate first, then highest speaker similarity; the earliest wins a full tie."""
     if any(c.scores is None for c in candidates):
-        return candidates[0]
-    return min(candidates, key=lambda c: (c.scores.error_rate, -c.scores.similarity))  # type: ignore[union-attr]
+        return min(candidates, key=lambda c: c.stop == "max_length")
+    return min(candidates, key=lambda c: (c.stop == "max_length", c.scores.error_rate,  # type: ignore[union-attr]
+                                          -c.scores.similarity))  # type: ignore[union-attr]

@@ -18,10 +18,12 @@ from typing import Optional
 
 import numpy as np
 
-from stepaudio_engine import audio
-from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
+from stepaudio_engine import audio, text_chunks
+from stepaudio_engine.api import (AUDIO_STAGE, CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
                                   ProgressFn, Reason, TranscribeRequest)
 from stepaudio_engine.checks import Candidate, best, checks_needed, score
+from stepaudio_engine.joins import Stitcher
+from stepaudio_engine.output_writer import OutputWriter, pcm_bytes
 from stepaudio_engine.llm.prompts import PromptBuilder, speaker_id_for, validate_edit
 from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
 from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
@@ -40,6 +42,11 @@ SHORT_REFERENCE_S = 2.0           # below this a clone result notes that a longe
 # still run (energy norm's 0.01 floor avoids a division by zero) and the model would invent a speaker, which
 # is not what the user asked for: we refuse such input clearly instead.
 SILENCE_PEAK = 1e-3
+# Long text: chunk i is generated with seed + CHUNK_SEED_STRIDE * i (chunk 0 with the job's seed, so a one-chunk
+# text is what it always was); candidate k adds k (k < MAX_CANDIDATES) and the retry of a chunk that ran to its
+# token cap adds RETRY_SEED_OFFSET, so no two generations of a job share a seed.
+CHUNK_SEED_STRIDE = 100
+RETRY_SEED_OFFSET = 50
 
 
 @dataclass
@@ -92,6 +99,9 @@ class Pipeline:
     # ---- the two jobs -----------------------------------------------------------------------
     def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         _require_text(req.text, "text to speak")
+        if not text_chunks.has_words(req.text):
+            raise EngineError(Reason.BAD_INPUT, "the text to speak has only sound tags and punctuation, no words",
+                              "give words to say; tags such as [Laughter] go between words")
         _check_candidates(req.candidates)
         _reject_control_tokens(req.text, "text to speak")
         _reject_control_tokens(req.ref_text, "reference text")
@@ -106,15 +116,36 @@ class Pipeline:
             ref_text = run.report["reference_transcript"] = self.transcript(wav, sr, run)
             _require_heard(ref_text, req.ref_audio, "--ref-text")
         speaker = speaker_id_for(ref_text, _raw_samples(req.ref_audio))
-        ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens, req.text, speaker)
-        cap = _clone_budget(req.text)
         seed = req.seed if req.seed is not None else secrets.randbits(31)
-        kept = self.generate_best(ids, cap, prepared, seed, req.text, req.check, req.candidates, run)
-        self.write(kept.wav, req.output, run.watch)
+        chunks = text_chunks.plan(req.text)
+        out = Emitter(req.output, req.format, req.sample_format, req.stream, len(chunks), run)
+        infos, per_chunk = [], []
+        try:
+            for i, chunk in enumerate(chunks):
+                run.cancel.check()
+                if len(chunks) > 1:
+                    run.progress("chunk", i / len(chunks), {"text": f"chunk {i + 1} of {len(chunks)}"})
+                ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens, chunk.text, speaker)
+                cap = _clone_budget(chunk.text)
+                part: dict = {}
+                kept = self.generate_best(ids, cap, prepared, seed + CHUNK_SEED_STRIDE * i, chunk.text, req.check,
+                                          req.candidates, run, part)
+                out.add(kept.wav, chunk.pause_s)
+                infos.append(_chunk_info(i, chunk, kept, cap, part))
+                per_chunk.append(part)
+            out.finish()
+        except BaseException:
+            out.abort()
+            raise
+        _merge_chunk_reports(run.report, per_chunk, infos)
         notes = [f"the reference is only {len(wav) / sr:.1f} s long: 3-10 s of clear speech clones a voice better"] \
             if len(wav) / sr < SHORT_REFERENCE_S else []
-        return self.result(req.output, kept.wav, run, kept.seed, kept.stop, prepared.cache,
-                           {"kind": "clone", "speaker_id": speaker, "max_new_tokens": cap}, notes)
+        notes += _runaway_notes(infos)
+        stop = "max_length" if any(i["stop"] == "max_length" for i in infos) else "eos"
+        return self.result(req.output, out.frames, run, seed, stop, prepared.cache,
+                           {"kind": "clone", "speaker_id": speaker,
+                            "max_new_tokens": max(i["max_new_tokens"] for i in infos),
+                            "format": out.format, "sample_format": out.sample_format}, notes)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
@@ -134,11 +165,12 @@ class Pipeline:
         kept = Candidate(np.zeros(0, np.float32), seed, "")
         for i in range(passes):
             run.progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
-            # every pass re-reads the previous output from disk as upstream does
-            # (docs/engine/audio.md#iterative-editing)
-            wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
-            if i == 0:  # the user's input; a later pass reads our own output
+            if i == 0:  # the user's input
+                wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
                 _require_sound(wav, source, "input audio")
+            else:  # the last pass's output as upstream re-reads it from its 16-bit WAV
+                # (docs/engine/audio.md#iterative-editing), without a round trip through the output file
+                wav, sr = _as_reread(kept.wav), OUTPUT_RATE
             prepared = self.prepare(wav, sr, run)
             if i == 0 and not text.strip() and req.edit_type not in ("denoise", "vad"):
                 text = run.report["input_transcript"] = self.transcript(wav, sr, run)
@@ -150,14 +182,23 @@ class Pipeline:
             target = req.text if req.edit_type == "paralinguistic" else text
             kept = self.generate_best(ids, cap, prepared, seed + i, target, req.check and last,
                                       req.candidates if last else 1, run)
-            self.write(kept.wav, req.output, run.watch)
-            source, caches = req.output, caches + [prepared.cache]
+            caches = caches + [prepared.cache]
             if req.edit_type == "paralinguistic":
                 # from pass 2 the tagged text is the transcript (docs/engine/audio.md#iterative-editing)
                 text = req.text
-        return self.result(req.output, kept.wav, run, seed, kept.stop, ",".join(caches),
+        out = Emitter(req.output, req.format, req.sample_format, req.stream, 1, run)
+        try:
+            out.add(kept.wav, 0.0)
+            out.finish()
+        except BaseException:
+            out.abort()
+            raise
+        notes = ["the edit ran to its token cap twice (the model did not end it): its end may be garbled; "
+                 "try another --seed"] if kept.stop == "max_length" else []
+        return self.result(req.output, out.frames, run, seed, kept.stop, ",".join(caches),
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
-                            "iterations": req.iterations})
+                            "iterations": req.iterations, "format": out.format,
+                            "sample_format": out.sample_format}, notes)
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         run = Run(progress, cancel)
@@ -185,24 +226,40 @@ class Pipeline:
         return self.asr.transcribe(resample(wav, sr, ASR_RATE) if sr != ASR_RATE else wav, ASR_RATE, cancel).text
 
     def generate_best(self, ids: list[int], cap: int, prepared: Prepared, seed: int, target_text: str,
-                      check: bool, candidates: int, run: Run) -> Candidate:
-        """Generate `candidates` outputs (seeds seed, seed+1, …); with checks, score each and keep the best."""
+                      check: bool, candidates: int, run: Run, report: Optional[dict] = None) -> Candidate:
+        """Generate `candidates` outputs (seeds seed, seed+1, …); with checks, score each and keep the best.
+        Scores go into `report` (default: the job's)."""
+        report = run.report if report is None else report
         check = checks_needed(check, candidates)
         made = []
         for k in range(max(1, candidates)):
             if candidates > 1:
                 run.progress("candidate", k / candidates, {"text": f"candidate {k + 1} of {candidates}"})
-            wav, _, stop = self.speak(ids, cap, prepared, seed + k, run)
-            cand = Candidate(wav, seed + k, stop)
+            cand = self.speak_guarded(ids, cap, prepared, seed + k, run)
             if check:
-                cand.scores = self.score(wav, target_text, prepared, run)
+                cand.scores = self.score(cand.wav, target_text, prepared, run)
             made.append(cand)
         kept = best(made)
         if check:
-            run.report["quality"] = kept.scores.to_dict()  # type: ignore[union-attr]
+            report["quality"] = kept.scores.to_dict()  # type: ignore[union-attr]
         if candidates > 1:
-            run.report["candidates"] = [dict(c.summary(), kept=c is kept) for c in made]
+            report["candidates"] = [dict(c.summary(), kept=c is kept) for c in made]
         return kept
+
+    def speak_guarded(self, ids: list[int], cap: int, prepared: Prepared, seed: int, run: Run) -> Candidate:
+        """Runaway guard: a generation that reaches its token cap never ended (no <|EOT|>) and usually
+        babbles; it is tried once more with another seed. If that one runs away too it is kept, marked
+        (stop "max_length", retried_from), and loses to any candidate that ended (checks.best)."""
+        wav, _, stop = self.speak(ids, cap, prepared, seed, run)
+        if stop != "max_length":
+            return Candidate(wav, seed, stop)
+        retry = seed + RETRY_SEED_OFFSET
+        log.warning("generation with seed %d ran to its cap of %d tokens; retrying with seed %d", seed, cap, retry)
+        run.progress("retrying", -1.0, {"text": f"no end after {cap} tokens; retrying with another seed"})
+        wav, _, stop = self.speak(ids, cap, prepared, retry, run)
+        cand = Candidate(wav, retry, stop)
+        cand.retried_from = seed  # type: ignore[attr-defined]
+        return cand
 
     def score(self, wav: np.ndarray, target_text: str, prepared: Prepared, run: Run):
         started = time.monotonic()
@@ -245,26 +302,9 @@ class Pipeline:
         run.watch.add("vocode", started)
         return wav, gen.seed, gen.stop_reason
 
-    def write(self, wav: np.ndarray, path: str, watch: Stopwatch) -> None:
-        import soundfile as sf
-
-        started = time.monotonic()
-        # PCM 16-bit, as upstream writes its outputs (and re-reads them for the next edit pass).
-        # Encoded in memory first: libsndfile reports a full disk only as "System error.", while a plain
-        # write raises OSError with the real cause (ENOSPC, EDQUOT, EFBIG).
-        buffer = io.BytesIO()
-        sf.write(buffer, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, subtype="PCM_16", format="WAV")
-        try:
-            with open(path, "wb") as fh:
-                fh.write(buffer.getbuffer())
-        except OSError as exc:
-            raise EngineError(Reason.OUTPUT_UNWRITABLE, f"cannot write the output file: {exc.strerror or exc}",
-                              "free some disk space, or write to another folder with -o") from exc
-        watch.add("write", started)
-
-    def result(self, output: str, wav: np.ndarray, run: Run, seed: Optional[int], stop: str,
+    def result(self, output: str, frames: int, run: Run, seed: Optional[int], stop: str,
                cache: str, options: dict, notes: Optional[list[str]] = None) -> EngineResult:
-        return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=len(wav) / OUTPUT_RATE,
+        return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=frames / OUTPUT_RATE,
                             timings=run.watch.timings,
                             options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
                             notes=(notes or []) + self.result_notes(stop), report=run.report)
@@ -273,9 +313,94 @@ class Pipeline:
         notes = []
         if self.tiny:
             notes.append("tiny test model with random weights: the output is noise, not speech")
-        if stop == "max_length":
-            notes.append("generation hit its length limit before the model ended the utterance")
         return notes
+
+
+class Emitter:
+    """Where generated audio goes: joined chunk by chunk (joins.Stitcher), written to the output file as it
+    comes (OutputWriter, so memory does not grow with the output), and, for streamed requests, handed out
+    through progress(AUDIO_STAGE, ...)."""
+
+    def __init__(self, path: str, fmt: str, sample_format: str, stream: bool, chunks: int, run: Run) -> None:
+        self.writer = OutputWriter(path, fmt, sample_format, OUTPUT_RATE)
+        self.format, self.sample_format = self.writer.format, self.writer.sample_format
+        self.stitcher = Stitcher(OUTPUT_RATE, trim=chunks > 1)  # one chunk: the model's audio untouched
+        self.stream, self.run = stream, run
+        self.started = time.monotonic()
+        self.pieces = 0
+
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
+
+    def add(self, wav: np.ndarray, pause_after_s: float) -> None:
+        self._out(self.stitcher.add(wav, pause_after_s))
+
+    def finish(self) -> None:
+        self._out(self.stitcher.finish())
+        started = time.monotonic()
+        self.writer.close()
+        self.run.watch.add("write", started)
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+    def _out(self, samples: np.ndarray) -> None:
+        if len(samples) == 0:
+            return
+        watch = self.run.watch
+        watch.timings.setdefault("first_audio", time.monotonic() - self.started)
+        started = time.monotonic()
+        self.writer.write(samples)
+        watch.add("write", started)
+        if self.stream:
+            encoding, pcm = pcm_bytes(samples, self.sample_format)
+            self.run.progress(AUDIO_STAGE, -1.0, {"index": self.pieces, "rate": OUTPUT_RATE, "encoding": encoding,
+                                                  "pcm": pcm})
+        self.pieces += 1
+
+
+def _as_reread(wav: np.ndarray) -> np.ndarray:
+    """The samples as a 16-bit WAV of `wav` decodes (what upstream's next edit pass reads), peak-capped as
+    audio.load_audio does."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, subtype="PCM_16", format="WAV")
+    buffer.seek(0)
+    data, _ = sf.read(buffer, dtype="float32", always_2d=True)
+    return audio.peak_cap(audio.to_mono(data))
+
+
+def _chunk_info(i: int, chunk: text_chunks.Chunk, kept: Candidate, cap: int, report: dict) -> dict:
+    info = {"index": i, "start": chunk.start, "end": chunk.end, "seconds": round(len(kept.wav) / OUTPUT_RATE, 4),
+            "seed": kept.seed, "stop": kept.stop, "max_new_tokens": cap}
+    if getattr(kept, "retried_from", None) is not None:
+        info["retried_from_seed"] = kept.retried_from  # type: ignore[attr-defined]
+    if "quality" in report:
+        info["quality"] = report["quality"]
+    return info
+
+
+def _merge_chunk_reports(report: dict, per_chunk: list[dict], infos: list[dict]) -> None:
+    """One chunk: its quality and candidates at the top as always. Several: each chunk's in report["chunks"]."""
+    if len(infos) == 1:
+        report.update(per_chunk[0])
+    else:
+        for info, part in zip(infos, per_chunk):
+            if "candidates" in part:
+                info["candidates"] = part["candidates"]
+    report["chunks"] = infos
+
+
+def _runaway_notes(infos: list[dict]) -> list[str]:
+    bad = [i for i in infos if i["stop"] == "max_length"]
+    if not bad:
+        return []
+    where = "the text" if len(infos) == 1 else "chunk " + ", ".join(str(i["index"] + 1) for i in bad)
+    seeds = ", ".join(f"{i.get('retried_from_seed', i['seed'])} and {i['seed']}" for i in bad)
+    return [f"{where} ran to the token cap twice (the model never ended it; seeds {seeds}): that audio may "
+            "babble or be cut off; try another --seed"]
 
 
 # `<...>` runs the tokenizer could map to one control piece (they are all of this shape,

@@ -1,6 +1,6 @@
 """Jobs as the scheduler sees them, and the events it streams back to the client.
 
-Events are plain dicts here (type = queued | progress | done | failed) so the scheduler stays free of
+Events are plain dicts here (type = queued | progress | audio | done | failed) so the scheduler stays free of
 protobuf; server.py translates them.
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Job:
     cancel_requested: bool = False
     cancel_reason: tuple[Reason, str] = (Reason.CANCELLED, "cancelled")  # (reason code, message) the job fails with
     position: int = 0
+    first_audio: float = 0.0           # monotonic time the first streamed audio piece arrived (0 = none yet)
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
 
     @property

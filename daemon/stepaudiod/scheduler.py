@@ -15,6 +15,7 @@ from __future__ import annotations
 from stepaudio_protos.errors import Reason
 
 import asyncio
+import base64
 import collections
 import logging
 import time
@@ -218,8 +219,10 @@ class Scheduler:
                 temp = outputs.temp_path_for(job.target, job.id)
                 self.pending.add(job.id, temp)
                 request = {**job.payload, "output": str(temp)}
+                sent = time.monotonic()
                 result = await slot.worker.request(job.kind, {"request": request},  # type: ignore[union-attr]
-                                                   progress=self._relay(job))
+                                                   progress=self._relay(job), audio=self._relay_audio(job))
+                _rebase_first_audio(result, job, sent)
                 outputs.commit(temp, job.target, job.force)
                 result["output"] = str(job.target)
                 slot.jobs_served += 1
@@ -255,6 +258,15 @@ class Scheduler:
         def relay(stage: str, fraction: float, detail: dict) -> None:
             job.emit("progress", stage=stage, fraction=fraction, tokens=int(detail.get("tokens", 0) or 0),
                      detail=str(detail.get("text", "")))
+        return relay
+
+    def _relay_audio(self, job: Job):
+        """A streamed job's audio pieces go into its event stream as they come (DESIGN.md §9 Streaming)."""
+        def relay(msg: dict) -> None:
+            if not job.first_audio:
+                job.first_audio = time.monotonic()
+            job.emit("audio", index=int(msg["index"]), rate=int(msg["rate"]), encoding=str(msg["encoding"]),
+                     pcm=base64.b64decode(msg["pcm"]))
         return relay
 
     async def _kill_after_grace(self, job: Job, worker: WorkerProcess) -> None:
@@ -404,3 +416,13 @@ class Scheduler:
 
     def _mark_activity(self) -> None:
         self.idle_since = time.monotonic()
+
+
+def _rebase_first_audio(result: dict, job: Job, sent: float) -> None:
+    """Time to first audio counts from the request's arrival (queue and load included): measured here for a
+    streamed job, else the engine's own figure (from the start of its call) moved onto the job's clock."""
+    timings = result.setdefault("timings", {})
+    if job.first_audio:
+        timings["first_audio"] = job.first_audio - job.created
+    elif "first_audio" in timings:
+        timings["first_audio"] = sent - job.created + float(timings["first_audio"])

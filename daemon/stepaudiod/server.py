@@ -17,7 +17,7 @@ import grpc
 import psutil
 
 from stepaudio_protos.errors import Reason
-from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__
+from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__, formats
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
 from stepaudiod import outputs
@@ -183,17 +183,25 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             c = request.clone
             payload = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text}
             _require_input(c.ref_audio)
+            self._check_text_length(c.text)
         else:
             e = request.edit
             payload = {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
                        "edit_info": e.edit_info, "text": e.text, "iterations": max(1, e.iterations)}
             _require_input(e.input_audio)
+        payload.update(_output_format(request, target))
         payload["seed"] = request.seed if request.HasField("seed") else None
         payload["candidates"] = max(1, request.candidates)
         payload["check"] = checks_needed(request.check, payload["candidates"])
         keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
                    force=request.force, keep_alive=keep)
+
+    def _check_text_length(self, text: str) -> None:
+        limit = self.loaded.settings.max_text_chars
+        if len(text) > limit:
+            raise DaemonError(Reason.BAD_INPUT, f"the text to speak has {len(text)} characters; the limit is {limit}",
+                              "split it into several jobs, or raise the limit: stepaudio config set max_text_chars N")
 
     async def Cancel(self, request, context):
         job = self.scheduler.find(request.job_id)
@@ -221,8 +229,25 @@ def _require_input(path: str) -> None:
         raise DaemonError(Reason.BAD_INPUT, f"{path} does not exist")
 
 
+def _output_format(request: pb.JobRequest, target: Path) -> dict:
+    """The daemon's own check of the format a client asked for: never a file whose name says another format.
+    No format given: the one the output's name says, else WAV."""
+    named = formats.from_extension(str(target))
+    try:
+        if named is not None and request.format and formats.check(request.format, "")[0] != named:
+            raise formats.FormatProblem(f"the output {target.name} is named as {named}, but the format asked for "
+                                        f"is {request.format}", "name the file for its format")
+        fmt, sample = formats.check(request.format or named or "", request.sample_format)
+    except formats.FormatProblem as exc:
+        raise DaemonError(Reason.BAD_INPUT, exc.message, exc.hint) from None
+    return {"format": fmt, "sample_format": sample, "stream": bool(request.stream_audio)}
+
+
 def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
     kind = event["type"]
+    if kind == "audio":
+        return pb.JobEvent(job_id=job_id, audio=pb.AudioChunk(index=event["index"], sample_rate=event["rate"],
+                                                              encoding=event["encoding"], pcm=event["pcm"]))
     if kind == "queued":
         return pb.JobEvent(job_id=job_id, queued=pb.Queued(position=event["position"]))
     if kind == "progress":

@@ -11,6 +11,7 @@ types and an engine class named by the daemon's settings.
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import importlib
 import os
@@ -72,8 +73,13 @@ class WorkerLoop:
         PROGRESS_INTERVAL_S: the engine reports every generated token, and relaying each one through
         daemon and CLI cost the worker about half its CPU on a 2-core machine (benchmarks/batch_throughput.py)."""
         last = {"stage": None, "at": 0.0}
+        audio_stage = self.api.AUDIO_STAGE
 
         def progress(stage: str, fraction: float, detail: dict) -> None:
+            if stage == audio_stage:  # audio pieces are never dropped or rate-limited
+                self.send({"ev": "audio", "id": op_id, "index": int(detail["index"]), "rate": int(detail["rate"]),
+                           "encoding": str(detail["encoding"]), "pcm": base64.b64encode(detail["pcm"]).decode()})
+                return
             now = time.monotonic()
             if stage == last["stage"] and fraction < 1.0 and now - last["at"] < PROGRESS_INTERVAL_S:
                 return

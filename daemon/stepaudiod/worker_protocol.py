@@ -8,7 +8,8 @@ Daemon → worker ("op"):  load{options} · clone{request} · edit{request} · t
                          offload · resume · exit.  Every op but exit carries an "id".
 Worker → daemon ("ev"):  ready{version, protocol, pid, engine} (once, unprompted) ·
                          progress{id, stage, fraction, detail} · ok{id, result} ·
-                         error{id, reason, message, hint, trace}
+                         error{id, reason, message, hint, trace} ·
+                         audio{id, index, rate, encoding (s16le | f32le), pcm (base64)} for streamed jobs
 """
 from __future__ import annotations
 

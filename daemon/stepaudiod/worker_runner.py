@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 8192  # as ollama does: the last 8 KiB of the child's stderr go into the error
 ProgressCb = Callable[[str, float, dict], Awaitable[None] | None]
+AudioCb = Callable[[dict], None]   # an "audio" message of a streamed job (worker_protocol)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class WorkerProcess:
 
     # ---- requests ---------------------------------------------------------------------------
     async def request(self, op: str, payload: dict[str, Any], progress: Optional[ProgressCb] = None,
-                      stall_timeout: Optional[float] = None) -> dict[str, Any]:
+                      stall_timeout: Optional[float] = None, audio: Optional[AudioCb] = None) -> dict[str, Any]:
         """Send one op and wait for its ok/error; relay progress. A stall (no message for
         `stall_timeout` s) kills the worker: the stall timer resets on every progress message."""
         op_id = f"{op}-{next(self._ids)}"
@@ -130,6 +131,8 @@ class WorkerProcess:
                     maybe = progress(msg["stage"], float(msg["fraction"]), msg.get("detail") or {})
                     if asyncio.iscoroutine(maybe):
                         await maybe
+                elif msg["ev"] == "audio" and audio is not None:
+                    audio(msg)
                 elif msg["ev"] == "ok":
                     return msg.get("result") or {}
                 elif msg["ev"] == "error":

@@ -56,6 +56,8 @@ class Settings:
                                     "is killed", float)
     threads: int = _opt(0, "CPU threads for the engine (0 = library default)", int)
     cache_max_mb: int = _opt(1024, "size bound of the prompt cache in MiB", int)
+    max_text_chars: int = _opt(20000, "longest text a clone job may speak, in characters (spoken chunk by "
+                                      "chunk)", int)
     log_level: str = _opt("info", "daemon log level", _choice("debug", "info", "warning", "error"))
     engine: str = _opt("stepaudio_engine.engine:Engine", "engine class the worker hosts "
                                                           "(module:Class; for tests)", str, hidden=True)

@@ -201,7 +201,7 @@ class TranscribeJob(_message.Message):
     def __init__(self, audio: _Optional[str] = ...) -> None: ...
 
 class JobRequest(_message.Message):
-    __slots__ = ("clone", "edit", "transcribe", "output", "force", "variant", "keep_alive_s", "seed", "check", "candidates")
+    __slots__ = ("clone", "edit", "transcribe", "output", "force", "variant", "keep_alive_s", "seed", "check", "candidates", "format", "sample_format", "stream_audio")
     CLONE_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +212,9 @@ class JobRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_AUDIO_FIELD_NUMBER: _ClassVar[int]
     clone: CloneJob
     edit: EditJob
     transcribe: TranscribeJob
@@ -222,21 +225,38 @@ class JobRequest(_message.Message):
     seed: int
     check: bool
     candidates: int
-    def __init__(self, clone: _Optional[_Union[CloneJob, _Mapping]] = ..., edit: _Optional[_Union[EditJob, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeJob, _Mapping]] = ..., output: _Optional[str] = ..., force: _Optional[bool] = ..., variant: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., seed: _Optional[int] = ..., check: _Optional[bool] = ..., candidates: _Optional[int] = ...) -> None: ...
+    format: str
+    sample_format: str
+    stream_audio: bool
+    def __init__(self, clone: _Optional[_Union[CloneJob, _Mapping]] = ..., edit: _Optional[_Union[EditJob, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeJob, _Mapping]] = ..., output: _Optional[str] = ..., force: _Optional[bool] = ..., variant: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., seed: _Optional[int] = ..., check: _Optional[bool] = ..., candidates: _Optional[int] = ..., format: _Optional[str] = ..., sample_format: _Optional[str] = ..., stream_audio: _Optional[bool] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "queued", "progress", "done", "failed")
+    __slots__ = ("job_id", "queued", "progress", "done", "failed", "audio")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     queued: Queued
     progress: Progress
     done: Done
     failed: Failed
-    def __init__(self, job_id: _Optional[str] = ..., queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ..., failed: _Optional[_Union[Failed, _Mapping]] = ...) -> None: ...
+    audio: AudioChunk
+    def __init__(self, job_id: _Optional[str] = ..., queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ..., failed: _Optional[_Union[Failed, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ...) -> None: ...
+
+class AudioChunk(_message.Message):
+    __slots__ = ("index", "sample_rate", "encoding", "pcm")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    PCM_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    sample_rate: int
+    encoding: str
+    pcm: bytes
+    def __init__(self, index: _Optional[int] = ..., sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., pcm: _Optional[bytes] = ...) -> None: ...
 
 class Queued(_message.Message):
     __slots__ = ("position",)
