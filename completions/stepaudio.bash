@@ -82,8 +82,8 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'models verify|#1') printf '%s\n' 'choice' 'tokenizer' 'base' 'bnb' 'awq' ;;
         'models pull|--models-dir') printf '%s\n' 'dir' ;;
         'models pull|#1') printf '%s\n' 'choice' 'base' 'awq' 'tokenizer' ;;
-        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'log_level' ;;
-        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'log_level' ;;
+        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' ;;
+        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' ;;
     esac
 }
 
