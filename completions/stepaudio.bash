@@ -24,14 +24,14 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'selftest') echo '--keep -h --help' ;;
         'list-edits') echo '--json -h --help' ;;
         'doctor') echo '--json --no-torch -h --help' ;;
-        'serve') echo '--host --port --cors-origin --log-level -h --help' ;;
+        'serve') echo '--host --port --log-level -h --help' ;;
         'daemon') echo '-h --help' ;;
         'daemon start') echo '-h --help' ;;
         'daemon stop') echo '-h --help' ;;
         'daemon restart') echo '-h --help' ;;
         'daemon status') echo '--json -h --help' ;;
         'daemon logs') echo '--lines -n --path -h --help' ;;
-        'daemon install-service') echo '--print -h --help' ;;
+        'daemon install-service') echo '--print --http -h --help' ;;
         'voices') echo '-h --help' ;;
         'voices add') echo '--text --force -f -h --help' ;;
         'voices list') echo '--json -h --help' ;;
@@ -50,7 +50,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
 
 _stepaudio_takes_value() {  # $1: "path|option" -> success if that option takes a value
     case "$1" in
-        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'serve|--host'|'serve|--port'|'serve|--cors-origin'|'serve|--log-level'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
+        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'serve|--host'|'serve|--port'|'serve|--log-level'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
     esac
     return 1
 }
@@ -82,8 +82,8 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'models verify|#1') printf '%s\n' 'choice' 'tokenizer' 'base' 'bnb' 'awq' ;;
         'models pull|--models-dir') printf '%s\n' 'dir' ;;
         'models pull|#1') printf '%s\n' 'choice' 'base' 'awq' 'tokenizer' ;;
-        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' ;;
-        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' ;;
+        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
+        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
     esac
 }
 

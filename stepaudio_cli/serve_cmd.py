@@ -14,29 +14,28 @@ from stepaudio_protos.errors import Exit
 
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on; any but loopback needs an API "
-                                                         "key (STEPAUDIO_API_KEY or http_api_key_file)"),
-    port: int = typer.Option(7860, "--port", help="TCP port to listen on"),
-    cors_origin: Optional[list[str]] = typer.Option(None, "--cors-origin",
-                                                    help="allow browser calls from this origin (repeatable; "
-                                                         "default: CORS off)"),
+    host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default: http_host, "
+                                                            "127.0.0.1); any but loopback needs an API key"),
+    port: Optional[int] = typer.Option(None, "--port", help="TCP port (default: http_port, 7860)"),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
 ) -> None:
     """Serve the OpenAI-compatible HTTP API (/v1/audio/speech, ...) on the daemon's model. Needs the
-    `http` extra: pip install 'stepaudio[http]'. API reference: /docs on the server, docs/http.md."""
+    `http` extra: pip install 'stepaudio[http]'. The API key comes from STEPAUDIO_API_KEY or the
+    0600 file http_api_key_file, never from the command line. Limits and CORS: the http_* settings
+    (`stepaudio config show`). API reference: /docs on the server, docs/http.md."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise CliError(f"`stepaudio serve` needs the http extra ({exc.name} is not installed)",
                        "pip install 'stepaudio[http]'", Exit.USAGE) from None
-    from stepaudio_serve.config import ConfigError, ServeConfig, read_api_key
+    from stepaudio_serve.config import ConfigError, ServeConfig
     from stepaudio_serve.server import run
 
     try:
-        config = ServeConfig(host=host, port=port, api_key=read_api_key(dict(os.environ), ""),
-                             cors_origins=list(cors_origin or []), paths=ctx.obj.paths,
-                             daemon_args=ctx.obj.daemon_args(), autostart=ctx.obj.autostart)
+        config = ServeConfig.from_settings({"http_host": host, "http_port": port}, dict(os.environ),
+                                           paths=ctx.obj.paths, daemon_args=ctx.obj.daemon_args(),
+                                           autostart=ctx.obj.autostart)
         config.check()
     except ConfigError as exc:
         message, hint = (exc.args + ("",))[:2]

@@ -20,7 +20,7 @@ from stepaudio_serve import routes_audio, routes_models, routes_speech
 from stepaudio_serve.config import ServeConfig
 from stepaudio_serve.daemon_client import AsyncDaemonClient, DaemonUnavailable, JobFailed
 from stepaudio_serve.disconnect import ClientGone
-from stepaudio_serve.errors import ApiError, api_error_from
+from stepaudio_serve.errors import ApiError, api_error_from, bad_request
 from stepaudio_serve.guards import ApiKeyGuard, BodyLimit
 
 DESCRIPTION = """OpenAI-compatible speech API for Step-Audio-EditX, served by the local stepaudio daemon
@@ -84,12 +84,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
-            return _json_error(ApiError(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
-                                        "BAD_INPUT"))
+            return _json_error(bad_request(f"the body is not valid JSON ({first.get('ctx', {}).get('error', '')})"))
         where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
         param = ".".join(where) or None
         message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
-        return _json_error(ApiError(400, message, "BAD_INPUT", param))
+        return _json_error(bad_request(message, param))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError, bad_request
 
 # OpenAI's response formats -> (libsndfile format, subtype, media type). aac has no encoder in
@@ -34,7 +35,7 @@ def check_response_format(fmt: str) -> str:
     if fmt == "aac":
         raise bad_request("response_format aac is not available: this server encodes without ffmpeg, "
                           "and libsndfile has no AAC encoder", "response_format",
-                          "use mp3, opus, flac, wav or pcm", "UNSUPPORTED")
+                          "use mp3, opus, flac, wav or pcm", Reason.UNSUPPORTED)
     if fmt not in RESPONSE_FORMATS:
         raise bad_request(f"unknown response_format '{fmt}'", "response_format",
                           "formats: " + ", ".join(RESPONSE_FORMATS))
@@ -95,7 +96,7 @@ def check_audio(path: Path, param: str, max_seconds: float) -> AudioInfo:
                           "send WAV, FLAC, Ogg/Opus or MP3") from None
     seconds = info.frames / info.samplerate if info.samplerate else 0.0
     if seconds > max_seconds:
-        raise ApiError(413, f"{param} is {seconds:.1f} s long; the limit is {max_seconds:g} s", "TOO_LARGE", param,
+        raise ApiError.of(Reason.TOO_LARGE, f"{param} is {seconds:.1f} s long; the limit is {max_seconds:g} s", param,
                        "send a shorter recording (a 3-10 s reference clones best), or raise http_max_audio_s")
     return AudioInfo(seconds, info.samplerate)
 

@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class Limits:
-    """Request limits; each breach is a clear 400/413/429 (docs/http.md)."""
+    """Request limits; each breach is a clear 413/429 (docs/http.md). Defaults: the http_* settings."""
 
     max_body_mb: float = 64.0        # whole request body (JSON with base64 audio, or multipart)
     max_input_chars: int = 4096      # `input` of /v1/audio/speech (OpenAI's limit)
@@ -36,6 +36,21 @@ class ServeConfig:
     paths: Paths = field(default_factory=resolve_paths)
     daemon_args: list[str] = field(default_factory=list)  # for a daemon the server starts
     autostart: bool = True
+
+    @classmethod
+    def from_settings(cls, flags: dict, env: dict[str, str], **extra) -> "ServeConfig":
+        """From the shared settings table (flag → STEPAUDIO_* env → config.toml → default), the API key
+        from STEPAUDIO_API_KEY or http_api_key_file."""
+        from stepaudio_protos.settings import SettingsError, load_settings
+
+        try:
+            s = load_settings(flags=flags, env=env).settings
+        except SettingsError as exc:
+            raise ConfigError(str(exc), "fix it with `stepaudio config set` or the environment") from None
+        origins = [o.strip() for o in s.http_cors_origins.split(",") if o.strip()]
+        return cls(host=s.http_host, port=s.http_port, api_key=read_api_key(env, s.http_api_key_file),
+                   cors_origins=origins, limits=Limits(s.http_max_body_mb, s.http_max_input_chars,
+                                                       s.http_max_audio_s, s.http_max_uploads), **extra)
 
     def check(self) -> None:
         """Refuse to listen beyond this machine without an API key."""

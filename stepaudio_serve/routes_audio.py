@@ -13,6 +13,7 @@ from stepaudio_cli import voice_store
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_serve import audio
 from stepaudio_serve.disconnect import unless_disconnected
+from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError, bad_request
 from stepaudio_serve.routes_models import ASR_MODEL_ID, MODEL_ID, variant_of
 from stepaudio_serve.runner import (Reference, RunOptions, last_result, result_headers, run_plan, scratch_folder,
@@ -135,7 +136,8 @@ async def add_voice(
     paths = request.app.state.config.paths
     voice_store.voice_dir(paths, name)  # a bad name fails before the upload is looked at
     if (paths.voices_dir / name).exists() and not overwrite:
-        raise ApiError(409, f"a voice named '{name}' exists", "VOICE_EXISTS", "name", "send overwrite=true to replace it")
+        raise ApiError.of(Reason.OUTPUT_EXISTS, f"a voice named '{name}' exists", "name",
+                          "send overwrite=true to replace it")
     async with upload_slot(request):
         with scratch_folder(request) as folder:
             path = await _staged(audio_sample, folder, "reference", "audio_sample",

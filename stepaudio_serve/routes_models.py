@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from stepaudio_protos import __version__
 from stepaudio_protos.settings import VARIANTS
 from stepaudio_serve.disconnect import unless_disconnected
+from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError
 
 router = APIRouter()
@@ -28,7 +29,7 @@ def variant_of(name: str) -> str:
     for variant in VARIANTS:
         if name in (variant, f"{MODEL_ID}-{variant}"):
             return variant
-    raise ApiError(404, f"unknown model '{name}'", "UNKNOWN_VARIANT", "model",
+    raise ApiError.of(Reason.UNKNOWN_VARIANT, f"unknown model '{name}'", "model",
                    f"models: {MODEL_ID} (the daemon's default variant), " + ", ".join(VARIANTS))
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from stepaudio_cli import audio_io, requests as job_requests
 from stepaudio_cli.job_options import JobOptions
 from stepaudio_serve.daemon_client import AsyncDaemonClient, JobEvent, JobResult
+from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError
 from stepaudio_serve.speech import SpeechPlan, Step
 
@@ -94,8 +95,8 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
     uploads = request.app.state.uploads
     if uploads.locked():
         limit = request.app.state.config.limits.max_uploads
-        raise ApiError(429, f"{limit} requests with audio are being handled; try again shortly", "BUSY",
-                       hint="raise http_max_uploads to allow more", headers={"Retry-After": "2"})
+        raise ApiError.of(Reason.BUSY, f"{limit} requests with audio are being handled; try again shortly",
+                          hint="raise http_max_uploads to allow more", headers={"Retry-After": "2"})
     async with uploads:
         yield
 

@@ -14,7 +14,8 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepaudio_protos import edits
-from stepaudio_serve.errors import ApiError, bad_request
+from stepaudio_protos.errors import Reason
+from stepaudio_serve.errors import bad_request
 
 EDIT_TYPES = ("clone", *edits.EDIT_TYPES)
 # everyday words for an emotion or style, for `instructions` ("speak happily", "whispering")
@@ -92,7 +93,7 @@ def plan_speech(body: SpeechRequest, variant: str, max_input_chars: int) -> Spee
         raise bad_request("input is empty", "input", "give the text to speak")
     if len(body.input) > max_input_chars:
         raise bad_request(f"input is {len(body.input)} characters; the limit is {max_input_chars}", "input",
-                          "split the text over several requests, or raise http_max_input_chars", "INPUT_TOO_LONG")
+                          "split the text over several requests, or raise http_max_input_chars", Reason.TOO_LARGE)
     if body.ref_audio is None and body.ref_text is not None and _voice_name(body) is not None:
         raise bad_request("ref_text goes with ref_audio; a saved voice keeps its own transcript", "ref_text",
                           "drop ref_text, or send ref_audio too")
@@ -175,6 +176,6 @@ def require_reference(body: SpeechRequest) -> Optional[str]:
         return None
     name = _voice_name(body)
     if not name:
-        raise ApiError(400, "give a voice (a saved voice's name) or ref_audio (the reference recording)",
-                       "BAD_INPUT", "voice", "list voices with GET /v1/audio/voices")
+        raise bad_request("give a voice (a saved voice's name) or ref_audio (the reference recording)", "voice",
+                          "list voices with GET /v1/audio/voices")
     return name

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-stderr", action="store_true", help="also log to stderr")
     parser.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see notify_ready
     for f in fields(Settings):
-        if f.metadata.get("hidden"):
+        if f.metadata.get("hidden") or f.metadata.get("scope") == "http":  # `stepaudio serve`'s, not ours
             continue
         flag = "--" + f.name.replace("_", "-")
         parser.add_argument(flag, dest=f.name, default=None, help=f.metadata["help"])

@@ -75,7 +75,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     async def Status(self, request, context):
         s = self.scheduler
         settings = [pb.Setting(name=f.name, value=self._setting_value(f.name), source=self.loaded.sources[f.name])
-                    for f in setting_fields() if not f.metadata.get("hidden")]
+                    for f in setting_fields() if not f.metadata.get("hidden") and f.metadata.get("scope") != "http"]
         idle_in = -1.0
         limit = self.loaded.settings.idle_shutdown
         if limit > 0 and s.idle():

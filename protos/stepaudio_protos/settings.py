@@ -27,8 +27,19 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, hidden: bool = False) -> Any:
-    return field(default=default, metadata={"help": help, "parse": parse, "hidden": hidden})
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        number = kind(value)
+        if not number > 0:  # also refuses NaN
+            raise ValueError("must be greater than 0")
+        return number
+    return parse
+
+
+def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, hidden: bool = False,
+         scope: str = "daemon") -> Any:
+    """scope: who reads the setting: the daemon, or `stepaudio serve` ("http"; the daemon ignores those)."""
+    return field(default=default, metadata={"help": help, "parse": parse, "hidden": hidden, "scope": scope})
 
 
 @dataclass
@@ -59,6 +70,22 @@ class Settings:
     max_text_chars: int = _opt(20000, "longest text a clone job may speak, in characters (spoken chunk by "
                                       "chunk)", int)
     log_level: str = _opt("info", "daemon log level", _choice("debug", "info", "warning", "error"))
+    # `stepaudio serve` (docs/http.md); its --host/--port flags win over these
+    http_host: str = _opt("127.0.0.1", "address `stepaudio serve` listens on (any but loopback needs an API "
+                                       "key: STEPAUDIO_API_KEY or http_api_key_file)", scope="http")
+    http_port: int = _opt(7860, "TCP port of `stepaudio serve`", _positive(int), scope="http")
+    http_api_key_file: str = _opt("", "file holding the API key of `stepaudio serve` (mode 0600; "
+                                      "STEPAUDIO_API_KEY wins)", scope="http")
+    http_cors_origins: str = _opt("", "origins allowed to call `stepaudio serve` from a browser, comma-separated "
+                                      "(empty = CORS off)", scope="http")
+    http_max_body_mb: float = _opt(64.0, "largest request body `stepaudio serve` reads, MiB (413 beyond)",
+                                   _positive(float), scope="http")
+    http_max_input_chars: int = _opt(4096, "longest `input` text of /v1/audio/speech, characters",
+                                     _positive(int), scope="http")
+    http_max_audio_s: float = _opt(300.0, "longest uploaded recording, seconds (413 beyond)", _positive(float),
+                                   scope="http")
+    http_max_uploads: int = _opt(8, "requests carrying audio that `stepaudio serve` handles at once (429 beyond)",
+                                 _positive(int), scope="http")
     engine: str = _opt("stepaudio_engine.engine:Engine", "engine class the worker hosts "
                                                           "(module:Class; for tests)", str, hidden=True)
 
