@@ -12,9 +12,8 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from pathlib import Path
-from typing import Optional
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, TimeoutError
+from typing import Iterable, Iterator, Optional
 
 import typer
 
@@ -23,12 +22,9 @@ from stepaudio_cli.errors import CliError
 from stepaudio_cli.job_options import JobOptions
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err
+from stepaudio_protos import validate
 from stepaudio_protos.errors import Exit, Reason
 
-CLONE_KEYS = {"kind", "ref", "voice", "ref_text", "text", "output", "seed", "variant", "keep_alive", "check",
-              "candidates"}
-EDIT_KEYS = {"kind", "input", "text", "output", "iterations", "seed", "variant", "keep_alive", "check", "candidates",
-             *requests.EDIT_FLAGS}
 BUSY_RETRY_S = (0.05, 2.0)
 
 
@@ -40,64 +36,122 @@ def batch(
     variant: Optional[str] = typer.Option(None, "--variant", help="variant for lines that name none"),
 ) -> None:
     """Run clone/edit jobs from JSON lines; print one JSON result per line, in input order."""
-    lines = _read_lines(jobs_file)
-    prepared = [_prepare(ctx, n, line, force, variant) for n, line in lines]
-    todo = [p for p in prepared if "request" in p]
-    client = ctx.obj.client() if todo else None
+    from stepaudio_cli.requests import check_variant
+
+    variant = check_variant(variant, "--variant") or None
     started = time.monotonic()
-    view = ProgressView("batch")
-    results: dict[int, dict] = {p["line"]: p["result"] for p in prepared if "result" in p}
-    printed = _Printer([p["line"] for p in prepared])
-    printed.flush(results)
-    stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="batch") as pool:
-        futures: dict[Future, int] = {pool.submit(_run_one, client, p, stop): p["line"] for p in todo}
-        done = len(results)
-        try:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                done += 1
-                view.update(f"{done} of {len(prepared)} done", done / max(1, len(prepared)))
-                printed.flush(results)
-        except KeyboardInterrupt:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            view.close()
-            raise CliError("interrupted: queued and running batch jobs were cancelled",
-                           "run the same batch again to resume: finished outputs are skipped", Exit.INTERRUPTED) from None
-        finally:
-            view.close()
-    _summary(results, time.monotonic() - started)
-    if any(r["status"] == "error" for r in results.values()):
+    run = _Run(ctx, jobs, force, variant)
+    try:
+        # Lines are read as they arrive (`batch -` from a pipe): each starts as soon as it is read.
+        for n, line in _lines(jobs_file):
+            run.add(n, line)
+        run.wait()
+    except KeyboardInterrupt:
+        run.stop()
+        raise CliError("interrupted: queued and running batch jobs were cancelled",
+                       "run the same batch again to resume: finished outputs are skipped", Exit.INTERRUPTED) from None
+    finally:
+        run.close()
+    _summary(run.results, time.monotonic() - started)
+    if any(r["status"] == "error" for r in run.results.values()):
         raise typer.Exit(Exit.FAILED)
 
 
-class _Printer:
-    """Prints results in input order as soon as every earlier line has its result."""
+class _Run:
+    """The lines of one batch: prepared on the main thread, run on a pool, printed in input order."""
 
-    def __init__(self, order: list[int]) -> None:
-        self.order = order
-        self.next = 0
+    def __init__(self, ctx: typer.Context, jobs: int, force: bool, variant: Optional[str]) -> None:
+        self.ctx, self.force, self.variant = ctx, force, variant
+        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="batch")
+        self.futures: list[Future] = []
+        self.results: dict[int, dict] = {}
+        self.order: list[int] = []
+        self.printed = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.calls: set = set()  # job streams in flight (closing one cancels its job in the daemon)
+        self.client = None
+        self.view = ProgressView("batch")
 
-    def flush(self, results: dict[int, dict]) -> None:
-        while self.next < len(self.order) and self.order[self.next] in results:
-            print(json.dumps(results[self.order[self.next]], sort_keys=True, default=str), flush=True)
-            self.next += 1
+    def add(self, n: int, line: str) -> None:
+        prepared = _prepare(self.ctx, n, line, self.force, self.variant)
+        with self.lock:
+            self.order.append(n)
+        if "result" in prepared:
+            self._finish(n, prepared["result"])
+            return
+        if self.client is None:
+            self.client = self.ctx.obj.client()
+        future = self.pool.submit(_run_one, self.client, prepared, self.stopping, self.calls)
+        future.add_done_callback(lambda f, n=n: self._finish(n, _outcome(n, f)))
+        self.futures.append(future)
+
+    def wait(self) -> None:
+        for future in list(self.futures):
+            while not future.done():  # a timed wait, so Ctrl-C reaches the main thread
+                try:
+                    future.exception(timeout=0.2)
+                except TimeoutError:
+                    continue
+                except CancelledError:
+                    break
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for future in self.futures:
+            future.cancel()
+        for call in list(self.calls):
+            call.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.view.close()
+
+    def _finish(self, n: int, result: dict) -> None:
+        with self.lock:
+            self.results[n] = result
+            done = len(self.results)
+            self.view.update(f"{done} of {len(self.order)} done", done / max(1, len(self.order)))
+            # print in input order as soon as every earlier line has its result
+            while self.printed < len(self.order) and self.order[self.printed] in self.results:
+                _emit(self.results[self.order[self.printed]])
+                self.printed += 1
 
 
-def _read_lines(source: str) -> list[tuple[int, str]]:
+def _emit(result: dict) -> None:
+    print(json.dumps(result, sort_keys=True, default=str), flush=True)
+
+
+def _outcome(n: int, future: Future) -> dict:
+    if future.cancelled():
+        return _error(n, Reason.CANCELLED, "the batch was interrupted", "run it again to resume")
+    exc = future.exception()
+    if exc is not None:  # a bug in one line must not take the others with it
+        return _error(n, Reason.INTERNAL, f"{type(exc).__name__}: {exc}", "this is a bug; please report it")
+    return future.result()
+
+
+def _lines(source: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each job line, read lazily; blank lines and # comments are skipped."""
     if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read {source}: {exc}", "give a UTF-8 JSON-lines file") from None
-    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.lstrip().startswith("#")]
+        stream: Iterable[str] = iter(sys.stdin.readline, "")
+        yield from _numbered(stream)
+        return
+    try:
+        with open(source, encoding="utf-8") as fh:
+            yield from _numbered(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {source}: {exc}", "give a UTF-8 JSON-lines file") from None
+
+
+def _numbered(stream: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for n, line in enumerate(stream, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield n, line
 
 
 def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Optional[str]) -> dict:
+    spec: object = None
     try:
         spec = json.loads(line)
         if not isinstance(spec, dict):
@@ -106,8 +160,11 @@ def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Option
     except json.JSONDecodeError as exc:
         return {"line": n, "result": _error(n, Reason.BAD_INPUT, f"invalid JSON: {exc.msg} at column {exc.colno}",
                                             "each line must be one JSON object")}
+    except validate.Invalid as exc:
+        return {"line": n, "result": _error(n, Reason.USAGE, exc.message, exc.hint or "see docs/json.md",
+                                            field=exc.field)}
     except CliError as exc:
-        if exc.reason is Reason.OUTPUT_EXISTS and not force:
+        if exc.reason is Reason.OUTPUT_EXISTS and not force and isinstance(spec, dict):
             output = os.path.abspath(os.path.expanduser(str(spec.get("output"))))  # as `ok` lines give it
             return {"line": n, "result": {"line": n, "status": "skipped", "output": output,
                                           "reason": "the output exists (pass --force to redo it)"}}
@@ -116,41 +173,41 @@ def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Option
 
 
 def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]):
-    kind = spec.get("kind") or ("edit" if "input" in spec else "clone")
-    allowed = {"clone": CLONE_KEYS, "edit": EDIT_KEYS}.get(kind)
-    if allowed is None:
-        raise CliError(f"unknown kind '{kind}'", "kind is clone or edit", Exit.USAGE)
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        raise CliError(f"unknown field(s) for {kind}: {', '.join(unknown)}", "see docs/json.md", Exit.USAGE)
-    if not isinstance(spec.get("output"), str):
-        raise CliError("the job has no output path", 'add "output": "out.wav"', Exit.USAGE)
-    opts = JobOptions(output=spec["output"], force=force, variant=spec.get("variant", variant),
-                      keep_alive=spec.get("keep_alive"), seed=spec.get("seed"), check=bool(spec.get("check", False)),
-                      candidates=int(spec.get("candidates", 1)))
+    """A JobRequest from one line; every field is checked by stepaudio_protos.validate first."""
+    kind, fields = validate.check_fields(spec)
+    if "output" not in fields:
+        raise validate.Invalid("output", "the job has no output path", 'add "output": "out.wav"')
+    opts = JobOptions(output=fields["output"], force=force, variant=fields.get("variant", variant),
+                      keep_alive=fields.get("keep_alive"), seed=fields.get("seed"), check=fields.get("check", False),
+                      candidates=fields.get("candidates", 1))
     if kind == "clone":
-        ref, ref_text = spec.get("ref"), spec.get("ref_text")
-        if spec.get("voice"):
+        ref, ref_text = fields.get("ref"), fields.get("ref_text")
+        if "voice" in fields:
             from stepaudio_cli.voices import load_voice
 
-            ref, voice_text = load_voice(ctx, str(spec["voice"]))
+            if "ref" in fields:
+                raise validate.Invalid("voice", "give either ref or voice, not both", "")
+            ref, voice_text = load_voice(ctx, fields["voice"])
             ref_text = ref_text if ref_text is not None else voice_text
-        if not isinstance(ref, str):
-            raise CliError("the clone job has no reference", 'add "ref": "ref.wav" or "voice": "name"', Exit.USAGE)
-        return requests.clone_request(ref, str(spec.get("text", "")), ref_text, opts)
-    edit_type, option = requests.edit_choice({k: spec.get(k) for k in requests.EDIT_FLAGS})
-    return requests.edit_request(str(spec.get("input")), edit_type, option, spec.get("text"),
-                                 int(spec.get("iterations", 1)), opts)
+        if ref is None:
+            raise validate.Invalid("ref", "the clone job has no reference", 'add "ref": "ref.wav" or "voice": "name"')
+        return requests.clone_request(ref, fields.get("text", ""), ref_text, opts)
+    if "input" not in fields:
+        raise validate.Invalid("input", "the edit job has no input", 'add "input": "in.wav"')
+    edit_type, option = validate.edit_choice(fields)
+    option = "" if isinstance(option, bool) else option
+    return requests.edit_request(fields["input"], edit_type, option, fields.get("text"), fields.get("iterations", 1),
+                                 opts)
 
 
-def _run_one(client, prepared: dict, stop: threading.Event) -> dict:
+def _run_one(client, prepared: dict, stop: threading.Event, calls: set) -> dict:
     from stepaudio_cli.jobs import submit_and_wait
 
     n = prepared["line"]
     delay = BUSY_RETRY_S[0]
     while not stop.is_set():
         try:
-            result = submit_and_wait(client, prepared["request"], ProgressView("", quiet=True))
+            result = submit_and_wait(client, prepared["request"], ProgressView("", quiet=True), calls)
             return {"line": n, "status": "ok", **result}
         except CliError as exc:
             if exc.reason is Reason.BUSY:  # the queue is full: wait for room instead of failing the line
@@ -161,8 +218,11 @@ def _run_one(client, prepared: dict, stop: threading.Event) -> dict:
     return _error(n, Reason.CANCELLED, "the batch was interrupted", "run it again to resume")
 
 
-def _error(n: int, reason: Reason, message: str, hint: str = "") -> dict:
-    return {"line": n, "status": "error", "error": CliError(message, hint, reason).as_json()}
+def _error(n: int, reason: Reason, message: str, hint: str = "", field: str = "") -> dict:
+    error = CliError(message, hint, reason).as_json()
+    if field:
+        error["field"] = field
+    return {"line": n, "status": "error", "error": error}
 
 
 def _summary(results: dict[int, dict], seconds: float) -> None:

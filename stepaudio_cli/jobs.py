@@ -210,11 +210,14 @@ def report_to_stderr(report: dict) -> None:
             f"speaker similarity {q['similarity']:.3f}; heard: {q['transcript']}")
 
 
-def submit_and_wait(client, request, view: ProgressView) -> dict:
-    """Stream one job's events to `view`; returns the result dict (see result_dict) or raises CliError."""
+def submit_and_wait(client, request, view: ProgressView, calls: Optional[set] = None) -> dict:
+    """Stream one job's events to `view`; returns the result dict (see result_dict) or raises CliError.
+    `calls` (batch) holds the streams in flight, so another thread can cancel them on Ctrl-C."""
     from stepaudio_cli.client import iterate_events
 
     call = client.submit(request)
+    if calls is not None:
+        calls.add(call)
     job_id = ""
     try:
         for event in iterate_events(call):
@@ -233,6 +236,8 @@ def submit_and_wait(client, request, view: ProgressView) -> dict:
         call.cancel()  # closing the stream cancels the job in the daemon (queued or running)
         raise CliError("interrupted: the job was cancelled", "", Exit.INTERRUPTED) from None
     finally:
+        if calls is not None:
+            calls.discard(call)
         view.close()
     raise CliError("the daemon ended the job without a result", "see `stepaudio daemon logs`", Exit.UNAVAILABLE)
 

@@ -26,6 +26,7 @@ from stepaudiod import outputs
 from stepaudiod.cache_stats import CacheStats
 from stepaudiod.errors import DaemonError
 from stepaudiod.jobs import Job
+from stepaudio_protos import validate
 from stepaudio_protos.facts import VARIANTS
 from stepaudio_protos.settings import LoadedSettings
 from stepaudiod.worker_runner import WorkerProcess, WorkerSpec
@@ -78,8 +79,10 @@ class Scheduler:
     def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
         if requested is None:
             return None
-        if requested != requested:  # NaN compares false with everything: the slot would never unload
-            raise DaemonError(Reason.BAD_INPUT, "keep-alive is not a number (NaN)", "send seconds, or a negative number")
+        try:  # NaN compares false with everything: the slot would never unload; inf is no time either
+            requested = validate.keep_alive(requested, "keep-alive")
+        except validate.Invalid as exc:
+            raise DaemonError(Reason.BAD_INPUT, exc.message, exc.hint) from None
         ceiling = self.settings.keep_alive_max
         if ceiling >= 0 and (requested < 0 or requested > ceiling):
             return ceiling

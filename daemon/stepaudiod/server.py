@@ -17,7 +17,7 @@ import grpc
 import psutil
 
 from stepaudio_protos.errors import Reason
-from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__, formats
+from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__, edits, formats, validate
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
 from stepaudiod import outputs
@@ -164,10 +164,10 @@ class StepAudioService(pb_grpc.StepAudioServicer):
                 self.scheduler.cancel(job)
 
     def _variant(self, name: str) -> str:
-        name = name or self.loaded.settings.default_variant
-        if name not in VARIANTS:
-            raise DaemonError(Reason.UNKNOWN_VARIANT, f"unknown variant '{name}'")
-        return name
+        try:
+            return validate.variant(name or self.loaded.settings.default_variant)
+        except validate.Invalid as exc:
+            raise DaemonError(Reason.UNKNOWN_VARIANT, exc.message, exc.hint) from None
 
     def _job_from_request(self, request: pb.JobRequest) -> Job:
         kind = request.WhichOneof("job")
@@ -185,13 +185,11 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             _require_input(c.ref_audio)
             self._check_text_length(c.text)
         else:
-            e = request.edit
-            payload = {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
-                       "edit_info": e.edit_info, "text": e.text, "iterations": max(1, e.iterations)}
-            _require_input(e.input_audio)
+            payload = _edit_payload(request.edit)
+            _require_input(request.edit.input_audio)
         payload.update(_output_format(request, target))
         payload["seed"] = request.seed if request.HasField("seed") else None
-        payload["candidates"] = max(1, request.candidates)
+        payload["candidates"] = _checked(validate.candidates, request.candidates or 1)  # 0 = not set (proto3)
         payload["check"] = checks_needed(request.check, payload["candidates"])
         keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
@@ -220,6 +218,27 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     async def Shutdown(self, request, context):
         asyncio.get_running_loop().call_soon(self.request_shutdown)
         return pb.ShutdownReply(accepted=True)
+
+
+def _checked(check: Callable, value, *args):
+    """A value through stepaudio_protos.validate (the CLI ran the same check; other clients may not)."""
+    try:
+        return check(value, *args)
+    except validate.Invalid as exc:
+        raise DaemonError(Reason.BAD_INPUT, exc.message, exc.hint) from None
+
+
+def _edit_payload(e: pb.EditJob) -> dict:
+    if e.edit_type not in edits.EDIT_TYPES:
+        raise DaemonError(Reason.BAD_INPUT, f"unknown edit type '{e.edit_type}'",
+                          f"edit types: {', '.join(edits.EDIT_TYPES)}")
+    option, target = e.edit_info, e.text
+    if e.edit_type in ("emotion", "style", "speed"):
+        option = _checked(validate.edit_option, e.edit_type, e.edit_info)
+    elif e.edit_type == "paralinguistic":
+        target = _checked(validate.paralinguistic, e.text)
+    return {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
+            "edit_info": option, "text": target, "iterations": _checked(validate.iterations, e.iterations or 1)}
 
 
 def _require_input(path: str) -> None:

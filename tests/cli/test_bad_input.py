@@ -84,3 +84,101 @@ def test_output_appearing_during_the_job_is_kept(sa):
     assert "appeared while the job ran" in job.stderr.read()
     assert (sa.work / "late.wav").read_bytes() == b"someone else's"
     assert not sa.stray_files()
+
+
+# ---- batch lines: every field checked by type and range; a bad line fails alone ---------------------------
+
+BAD_BATCH_FIELDS = [
+    ({"seed": "7"}, "seed", "must be an integer, not a string"),
+    ({"seed": 1.5}, "seed", "must be an integer, not a number"),
+    ({"seed": True}, "seed", "must be an integer, not true/false"),
+    ({"keep_alive": "nan"}, "keep_alive", "must be a number of seconds"),
+    ({"candidates": "3"}, "candidates", "must be an integer"),
+    ({"iterations": 0, "kind": "edit"}, "iterations", "1 to 10"),
+    ({"variant": "huge"}, "variant", "unknown variant"),
+    ({"check": "yes"}, "check", "true or false"),
+]
+
+
+def test_badly_typed_batch_fields_fail_their_own_line_and_the_others_run(sa):
+    import json
+
+    ref = write_wav(sa.work / "ref.wav")
+    lines = [{"ref": str(ref), "text": "first", "ref_text": "a", "output": "good1.wav"}]
+    for extra, _, _ in BAD_BATCH_FIELDS:
+        if extra.get("kind") == "edit":
+            lines.append({"input": str(ref), "text": "a", "emotion": "happy", "output": "bad.wav", **extra})
+        else:
+            lines.append({"ref": str(ref), "text": "x", "ref_text": "a", "output": "bad.wav", **extra})
+    lines.append({"input": str(ref), "text": "a", "emotion": "HAPPY", "variant": "BASE", "output": "good2.wav"})
+    (sa.work / "jobs.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = sa.run("batch", "jobs.jsonl")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "this is a bug" not in result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["line"] for o in out] == list(range(1, len(lines) + 1))
+    assert out[0]["status"] == "ok" and out[-1]["status"] == "ok"
+    assert out[-1]["options"]["edit_info"] == "happy"  # case-insensitive, sent normalised
+    for o, (_, field, fragment) in zip(out[1:-1], BAD_BATCH_FIELDS):
+        assert o["status"] == "error" and o["error"]["reason"] == "USAGE", o
+        assert o["error"]["field"] == field and fragment in o["error"]["message"], o
+    assert not (sa.work / "bad.wav").exists()
+
+
+def test_batch_from_stdin_starts_each_line_as_it_arrives_and_a_bad_line_loses_nothing(sa):
+    """No one-line lag: the first job's result arrives while stdin is still open; a bad line later
+    must not take the job in flight with it."""
+    import json
+    import subprocess
+
+    ref = write_wav(sa.work / "ref.wav")
+    proc = subprocess.Popen(sa.cmd("batch", "-"), env=sa.env, cwd=sa.work, text=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"ref": str(ref), "text": "one", "ref_text": "a", "output": "o1.wav"}) + "\n")
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())  # blocks until line 1 ran: stdin is still open
+        assert first["line"] == 1 and first["status"] == "ok", first
+        more = json.dumps({"ref": str(ref), "text": "two", "ref_text": "a", "output": "o2.wav"}) + "\n"
+        more += '{"ref": "x.wav", "text": "t", "output": "o3.wav", "seed": "7"}\n'
+        rest, stderr = proc.communicate(more, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = [json.loads(line) for line in rest.splitlines()]
+    assert [(o["line"], o["status"]) for o in out] == [(2, "ok"), (3, "error")], stderr
+    assert proc.returncode == 1 and (sa.work / "o1.wav").exists() and (sa.work / "o2.wav").exists()
+
+
+def test_the_daemon_rechecks_what_a_client_sends(sa):
+    """A client other than the CLI (no checks of its own) gets BAD_INPUT, not a crash or a clamp."""
+    import subprocess
+    import sys
+
+    ref = write_wav(sa.work / "ref.wav")
+    sa.status()
+    code = f"""
+import math
+from stepaudio_cli.client import DaemonClient, iterate_events
+from stepaudio_protos.paths import resolve_paths
+from stepaudio_protos.v1 import stepaudio_pb2 as pb
+client = DaemonClient(resolve_paths(), autostart=False).connect()
+def edit(**kw):
+    job = dict(input_audio={str(ref)!r}, audio_text="a", edit_type="emotion", edit_info="happy", iterations=1)
+    extra = {{k: kw.pop(k) for k in list(kw) if k in job or k == "text"}}
+    return pb.JobRequest(edit=pb.EditJob(**{{**job, **extra}}), output={str(sa.work / "o.wav")!r}, **kw)
+for request in (edit(iterations=11), edit(candidates=99), edit(edit_info="ecstatic"), edit(edit_type="shout"),
+                edit(keep_alive_s=math.inf), edit(edit_type="paralinguistic", edit_info="", text="no tag")):
+    events = list(iterate_events(client.submit(request)))
+    print(events[-1].failed.reason, "|", events[-1].failed.message)
+ok = list(iterate_events(client.submit(edit(edit_info="SAD"))))
+print(ok[-1].WhichOneof("event"), __import__("json").loads(ok[-1].done.options_json)["edit_info"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=sa.env)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 7, out.stderr
+    for line, fragment in zip(lines, ["1 to 10", "1 to 8", "unknown emotion", "unknown edit type", "finite",
+                                      "no sound tag"]):
+        assert line.startswith("BAD_INPUT |") and fragment in line, line
+    assert lines[-1] == "done sad"  # options are case-insensitive for every client
