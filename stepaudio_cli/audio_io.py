@@ -41,9 +41,26 @@ def stdin_audio(folder: Path) -> str:
         raise CliError("the audio on stdin is too large", "give a file of at most 30 s", Reason.TOO_LARGE)
     if not data:
         raise CliError("stdin is empty: no audio arrived", "pipe a WAV file in: cat in.wav | …", Exit.USAGE)
-    path = folder / "stdin.wav"
+    path = folder / ("stdin" + _suffix(data))
     path.write_bytes(data)
     return str(path)
+
+
+# the container named by stdin's first bytes, so nothing downstream calls a FLAC stream "stdin.wav"
+_SUFFIXES = ((b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"FORM", ".aiff"), (b"caff", ".caf"))
+
+
+def _suffix(data: bytes) -> str:
+    return next((suffix for magic, suffix in _SUFFIXES if data.startswith(magic)), ".wav")
+
+
+def name_stdin(exc: CliError, temp_path: str) -> CliError:
+    """The same error with the private temp copy of stdin called 'stdin' (the name the user gave)."""
+    if temp_path and (temp_path in exc.message or temp_path in exc.hint):
+        exc.message = exc.message.replace(temp_path, "stdin")
+        exc.hint = exc.hint.replace(temp_path, "stdin")
+        exc.args = (exc.message,)
+    return exc
 
 
 def stdin_text(what: str) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -55,9 +55,11 @@ def clone(
                        "stepaudio clone REF TEXT -o OUT, or stepaudio clone --voice NAME TEXT -o OUT", Exit.USAGE)
     text = _text(text, text_file, "text to speak")
     with ExitStack() as stack:
+        given = ref
         ref, out, final = _io(stack, cli, ref, opts.output, opts.force, "text" if text_file == "-" else "")
-        request = requests.clone_request(ref, text, ref_text, opts.to(out, opts.force or final == "-"))
-        run_job(cli, request, "clone", json_out, final)
+        with _named_stdio(ref if given == "-" else "", out if final == "-" else ""):
+            request = requests.clone_request(ref, text, ref_text, opts.to(out, opts.force or final == "-"))
+            run_job(cli, request, "clone", json_out, final)
 
 
 @with_job_options
@@ -85,9 +87,10 @@ def edit(
         text = _text(text, text_file, "transcript")
     with ExitStack() as stack:
         source, out, final = _io(stack, cli, input_audio, opts.output, opts.force, "text" if text_file == "-" else "")
-        request = requests.edit_request(source, edit_type, option, text, iterations,
-                                        opts.to(out, opts.force or final == "-"))
-        run_job(cli, request, f"edit ({edit_type})", json_out, final)
+        with _named_stdio(source if input_audio == "-" else "", out if final == "-" else ""):
+            request = requests.edit_request(source, edit_type, option, text, iterations,
+                                            opts.to(out, opts.force or final == "-"))
+            run_job(cli, request, f"edit ({edit_type})", json_out, final)
 
 
 def transcribe(
@@ -107,6 +110,7 @@ def transcribe(
     failed, client = 0, None
     with ExitStack() as stack:
         for name in files:
+            path = ""
             try:
                 path = audio_io.stdin_audio(stack.enter_context(audio_io.scratch(cli.paths))) if name == "-" \
                     else check_input_audio(name)
@@ -114,6 +118,8 @@ def transcribe(
                 client = client or cli.client()
                 result = submit_and_wait(client, request, ProgressView(f"transcribe {Path(name).name}"))
             except CliError as exc:
+                if name == "-":
+                    exc = audio_io.name_stdin(exc, path)
                 if len(files) == 1 or exc.code in (Exit.UNAVAILABLE, Exit.INTERRUPTED, Exit.USAGE):
                     raise  # one file, or the daemon, Ctrl-C or the command line: nothing else to do
                 failed += 1
@@ -149,6 +155,18 @@ def _text(text: Optional[str], text_file: Optional[str], what: str) -> str:
     if text is None:
         raise CliError(f"missing the {what}", "give it as an argument, or with --text-file", Exit.USAGE)
     return audio_io.stdin_text(what) if text == "-" else text
+
+
+@contextmanager
+def _named_stdio(stdin_copy: str, stdout_copy: str) -> Iterator[None]:
+    """Errors name the private temp copies of stdin/stdout as the user knows them: 'stdin', 'stdout'."""
+    try:
+        yield
+    except CliError as exc:
+        exc = audio_io.name_stdin(exc, stdin_copy)
+        if stdout_copy:
+            exc.message, exc.hint = exc.message.replace(stdout_copy, "stdout"), exc.hint.replace(stdout_copy, "stdout")
+        raise exc from None
 
 
 def _io(stack: ExitStack, cli: CliContext, source: str, output: str, force: bool,

@@ -39,6 +39,12 @@ ABSURD_SECONDS = 3600.0
 # 96 KB FLAC of 30 s x 8 channels x 384 kHz decoded to 425 MB (measured). Cap the decoded samples at 30 s
 # of 8 channels at 96 kHz (~92 MB as float32); real reference recordings are far below it.
 MAX_DECODED_SAMPLES = 24_000_000
+# A WAV written to a pipe cannot go back to fill in its sizes, so writers put an "unknown length" marker
+# in the data chunk's size: espeak-ng 0x7ffff000, ffmpeg/sox 0xFFFFFFFF (seen in their output) and some
+# writers 0. A FLAC stream's STREAMINFO then says 0 total samples, which libsndfile reports as
+# SF_COUNT_MAX. For both we count the frames actually present (decoding at most the sample cap).
+WAV_STREAM_SIZES = (0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF, 0)
+SF_COUNT_MAX = 2 ** 63 - 1
 
 TRIM_TOP_DB = 20              # docs/engine/audio.md#silence-trim
 TRIM_FRAME = 512
@@ -57,6 +63,7 @@ class AudioInfo:
     sample_rate: int
     frames: int
     duration_s: float
+    streamed: bool = False   # the header gave no length (a pipe): frames were counted from the data
 
 
 def _bad(message: str, hint: str) -> EngineError:
@@ -88,18 +95,27 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
     frames, rate, channels = int(info.frames), int(info.samplerate), int(info.channels)
     if not (1 <= channels <= MAX_CHANNELS):
         raise _bad(f"{path}: header claims {channels} channels", "the file header looks corrupt; re-export it")
-    if rate > MAX_SAMPLE_RATE or rate <= 0:
+    if rate <= 0:
         raise _bad(f"{path}: header claims a sample rate of {rate} Hz", "the file header looks corrupt")
+    if rate > MAX_SAMPLE_RATE:
+        raise _bad(f"{path}: sample rate {rate} Hz is too high (the limit is {MAX_SAMPLE_RATE} Hz)",
+                   "resample it, e.g. ffmpeg -i in.wav -ar 48000 out.wav")
     if rate < MIN_SAMPLE_RATE:
         raise _bad(f"{path}: sample rate {rate} Hz is below {MIN_SAMPLE_RATE} Hz",
                    "the audio tokenizer needs at least 16 kHz audio (narrow-band audio cannot be upsampled "
                    "into the 4-8 kHz band); use a higher-rate recording")
+    streamed = _streamed(path, info)
+    if streamed:
+        frames = _count_frames(path, channels, _frame_limit(channels, rate, max_seconds))
     if frames <= 0:
         raise _bad(f"{path}: contains no audio samples", "the file is empty; record or export it again")
     duration = frames / rate
-    if duration > ABSURD_SECONDS or _header_exceeds_file(path, info):
+    if not streamed and (duration > ABSURD_SECONDS or _header_exceeds_file(path, info)):
         raise _bad(f"{path}: header claims {frames} frames ({duration:.0f} s), which the file cannot hold",
                    "the file header looks corrupt; re-export the audio")
+    if duration > max_seconds and streamed:  # counting stopped just past the limit
+        raise _bad(f"{path}: audio is longer than {max_seconds:g} s, the limit is {max_seconds:g} s",
+                   f"cut the audio to at most {max_seconds:g} s")
     if duration > max_seconds:
         raise _bad(f"{path}: audio is {duration:.1f} s long, the limit is {max_seconds:g} s",
                    f"cut the audio to at most {max_seconds:g} s")
@@ -108,7 +124,52 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
                    f"({frames * channels} samples, the limit is {MAX_DECODED_SAMPLES})",
                    "mix the recording down to mono or stereo, or resample it to 48 kHz")
     return AudioInfo(path=path, format=str(info.format), subtype=str(info.subtype), channels=channels,
-                     sample_rate=rate, frames=frames, duration_s=duration)
+                     sample_rate=rate, frames=frames, duration_s=duration, streamed=streamed)
+
+
+def _frame_limit(channels: int, rate: int, max_seconds: float) -> int:
+    """Frames worth counting in a stream: one past the duration limit, never past the sample cap."""
+    return min(int(max_seconds * rate) + 1, MAX_DECODED_SAMPLES // channels + 1)
+
+
+def _streamed(path: str, info) -> bool:
+    """True for a header written without a length: a WAV data size marker, or FLAC without a total."""
+    if str(info.format) == "WAV":
+        claim = _riff_data_chunk(path)
+        return claim is not None and claim[0] in WAV_STREAM_SIZES and os.path.getsize(path) > claim[1]
+    return str(info.format) == "FLAC" and int(info.frames) in (0, SF_COUNT_MAX)
+
+
+def _read_stream(path: str, channels: int, limit: int, keep: bool) -> tuple[int, list[np.ndarray]]:
+    """Decode a stream whose length is unknown, block by block, up to `limit` frames.
+
+    soundfile's read() moves its position with a seek after each block, and that seek fails at the end of
+    a stream without a known length (libsndfile: "psf_fseek() failed"), losing the last block. So this
+    calls libsndfile's sf_readf_float directly, which returns how many frames it decoded."""
+    import soundfile as sf
+    from soundfile import _ffi, _snd  # the same library soundfile wraps; stable since soundfile 0.10
+
+    block, total, parts = 16384, 0, []
+    with sf.SoundFile(path) as f:
+        while total < limit:
+            want = min(block, limit - total)
+            buf = np.empty((want, channels), np.float32)
+            got = int(_snd.sf_readf_float(f._file, _ffi.cast("float *", buf.ctypes.data), want))
+            if got <= 0:
+                break
+            total += got
+            if keep:
+                parts.append(buf[:got])
+            if got < want:
+                break
+    return total, parts
+
+
+def _count_frames(path: str, channels: int, limit: int) -> int:
+    try:
+        return _read_stream(path, channels, limit, keep=False)[0]
+    except Exception as exc:
+        raise _bad(f"{path}: audio data could not be decoded ({exc})", "re-export the audio file") from exc
 
 
 def _header_exceeds_file(path: str, info) -> bool:
@@ -166,7 +227,12 @@ def load_audio(path: str, max_seconds: float = 30.0) -> tuple[np.ndarray, int]:
 
     info = check_audio(path, max_seconds)
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        if info.streamed:
+            _, parts = _read_stream(path, info.channels, info.frames, keep=True)
+            data = np.concatenate(parts) if parts else np.zeros((0, info.channels), np.float32)
+            rate = info.sample_rate
+        else:
+            data, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:
         raise _bad(f"{path}: audio data could not be decoded ({exc})", "re-export the audio file") from exc
     if data.shape[0] == 0:

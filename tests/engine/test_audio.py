@@ -78,6 +78,57 @@ def test_flac_header_claiming_huge_duration(tmp_path):
     assert "header claims" in err.message
 
 
+def _stream_wav(path, samples: np.ndarray, rate: int, marker: int, channels: int = 1) -> str:
+    """A 16-bit WAV as a writer on a pipe makes it: RIFF and data sizes are 'unknown' markers."""
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    pcm = np.asarray(samples, "<i2").tobytes()
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", marker) + pcm
+    path.write_bytes(b"RIFF" + struct.pack("<I", marker) + body)
+    return str(path)
+
+
+def _stream_flac(path, samples: np.ndarray, rate: int) -> str:
+    """A FLAC as a writer on a pipe makes it: STREAMINFO's total samples is 0 (unknown)."""
+    _write(path, samples, rate)
+    data = bytearray(path.read_bytes())
+    packed = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)
+    data[18:26] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("marker", [0x7FFFF000, 0xFFFFFFFF])   # espeak-ng; ffmpeg and sox
+def test_a_streamed_wav_header_counts_the_frames_present(tmp_path, marker):
+    tone = (np.sin(np.arange(16000) / 7) * 9000).astype(np.int16)
+    path = _stream_wav(tmp_path / "piped.wav", tone, 16000, marker)
+    info = check_audio(path)
+    assert info.frames == 16000 and info.streamed and info.format == "WAV"
+    wav, sr = load_audio(path)
+    assert sr == 16000 and wav.shape == (16000,)
+
+
+def test_a_streamed_flac_without_total_frames_is_read_and_reported_as_flac(tmp_path):
+    tone = (np.sin(np.arange(20000) / 7) * 9000).astype(np.int16)
+    path = _stream_flac(tmp_path / "piped.flac", tone, 16000)
+    info = check_audio(path)
+    assert info.format == "FLAC" and info.frames == 20000 and info.streamed
+    wav, sr = load_audio(path)
+    assert wav.shape == (20000,) and np.allclose(wav, peak_cap(tone / 32768.0), atol=1e-4)
+
+
+def test_a_streamed_header_is_still_bounded_by_the_duration_limit(tmp_path):
+    path = _stream_wav(tmp_path / "long.wav", np.zeros(3 * 16000, np.int16), 16000, 0xFFFFFFFF)
+    assert "limit is 2 s" in _bad_input(path, max_seconds=2.0).message
+    flac = _stream_flac(tmp_path / "long.flac", np.zeros(3 * 16000, np.int16), 16000)
+    assert "limit is 2 s" in _bad_input(flac, max_seconds=2.0).message
+
+
+def test_a_valid_768k_wav_is_too_high_a_rate_not_a_corrupt_header(tmp_path):
+    path = _write(tmp_path / "hi.wav", np.zeros(7680, np.int16), 768000)
+    err = _bad_input(path)
+    assert "too high" in err.message and "corrupt" not in err.message + err.hint
+
+
 def test_too_long(tmp_path):
     path = _write(tmp_path / "long.wav", np.zeros(2 * 16000, np.int16), 16000)
     err = _bad_input(path, max_seconds=1.5)

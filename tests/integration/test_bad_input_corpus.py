@@ -66,6 +66,24 @@ def _flac_bytes(folder: Path) -> bytes:
     return data
 
 
+def _streamed_flac(folder: Path, seconds: float = 1.0) -> bytes:
+    """A FLAC as a writer on a pipe leaves it: STREAMINFO's total sample count is 0 (unknown)."""
+    import soundfile as sf
+
+    path = folder / ".streamed.flac"
+    sf.write(str(path), _tone(seconds, 16000), 16000, format="FLAC")
+    data = bytearray(path.read_bytes())
+    path.unlink()
+    packed = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)  # rate(20) ch(3) bps(5) total(36)
+    data[18:26] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
+def _streamed_wav(seconds: float, marker: int) -> bytes:
+    """A WAV as espeak-ng (0x7ffff000) or ffmpeg/sox (0xFFFFFFFF) write it to a pipe: sizes unknown."""
+    return _riff(_fmt(), _pcm16(_tone(seconds, 16000)), data_claim=marker, riff_claim=marker)
+
+
 def _dense_flac(path: Path) -> None:
     """~30 KB on disk, ~98 MB as decoded float32: FLAC compresses silence to almost nothing."""
     import numpy as np
@@ -100,12 +118,17 @@ def build_corpus(folder: Path) -> None:
         "garbage.mp3": b"ID3" + bytes((i * 61 + 5) % 256 for i in range(4000)),
         "text.wav": b"this is a text file, not a recording\n" * 20,
         "riff_only.wav": b"RIFF" + struct.pack("<I", 4) + b"WAVE",
+        "768k.wav": _wav(0.01, rate=768000),
+        "streamed_espeak.wav": _streamed_wav(1.0, 0x7FFFF000),
+        "streamed_ffmpeg.wav": _streamed_wav(1.0, 0xFFFFFFFF),
+        "streamed_long.wav": _streamed_wav(31.0, 0xFFFFFFFF),
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
     flac = _flac_bytes(folder)
     _dense_flac(folder / "dense.flac")
     (folder / "truncated.flac").write_bytes(flac[:len(flac) // 2])
+    (folder / "streamed.flac").write_bytes(_streamed_flac(folder))
     os.mkfifo(folder / "fifo.wav")
     os.symlink(folder / "loop_b.wav", folder / "loop_a.wav")
     os.symlink(folder / "loop_a.wav", folder / "loop_b.wav")
@@ -161,6 +184,8 @@ CASES = [
     Case("0.01 s", clone("hundredth.wav"), FAILED, "too short"),
     Case("31 s", clone("too_long.wav"), FAILED, "the limit is 30 s"),
     Case("8 kHz", clone("8k.wav"), FAILED, "below 16000 Hz"),
+    Case("768 kHz", clone("768k.wav"), FAILED, "sample rate 768000 Hz is too high"),
+    Case("31 s in a streamed WAV header", clone("streamed_long.wav"), FAILED, "the limit is 30 s"),
     Case("FLAC magic then garbage", clone("garbage.flac"), FAILED, "not a readable audio file"),
     Case("truncated FLAC", clone("truncated.flac"), FAILED, "could not be decoded"),
     Case("OGG magic then garbage", clone("garbage.ogg"), FAILED, "not a readable audio file"),
@@ -178,6 +203,9 @@ CASES = [
     # extremes that are valid input
     Case("six channels", clone("six_channels.wav"), OK, ""),
     Case("96 kHz", clone("96k.wav"), OK, ""),
+    Case("streamed WAV header (espeak-ng)", clone("streamed_espeak.wav"), OK, ""),
+    Case("streamed WAV header (ffmpeg, sox)", clone("streamed_ffmpeg.wav"), OK, ""),
+    Case("FLAC without a total frame count", edit("--denoise", source="streamed.flac"), OK, ""),
     # odd text
     Case("empty text", clone("ok.wav", ""), FAILED, "text to speak is empty"),
     Case("whitespace-only text", clone("ok.wav", " \t\n "), FAILED, "text to speak is empty"),
@@ -278,6 +306,38 @@ def test_bad_input_case(corpus, case: Case):
         assert _listing(inst) == before  # nothing written, no temp file
     assert not inst.stray_files()
     assert inst.status()["pid"] == daemon_pid  # the same daemon still answers
+
+
+def _piped(inst: StepAudio, data: bytes, *args: str):
+    import subprocess
+
+    return subprocess.run(inst.cmd(*args), input=data, env=inst.env, capture_output=True, timeout=120, cwd=inst.work)
+
+
+def test_streamed_headers_arrive_through_stdin(corpus):
+    """`espeak-ng --stdout | clone -`, `ffmpeg -f wav - | transcribe -`, `ffmpeg -f flac - | edit -`."""
+    inst, folder, daemon_pid = corpus
+    out = inst.work / "from_pipe.wav"
+    cloned = _piped(inst, (folder / "streamed_espeak.wav").read_bytes(),
+                    "clone", "-", "hi", "--ref-text", "a", "-o", str(out), "--seed", "1")
+    assert cloned.returncode == 0, cloned.stderr
+    out.unlink()
+    heard = _piped(inst, (folder / "streamed_ffmpeg.wav").read_bytes(), "transcribe", "-", "--json")
+    assert heard.returncode == 0, heard.stderr
+    edited = _piped(inst, (folder / "streamed.flac").read_bytes(), "edit", "-", "--denoise", "-o", "-")
+    assert edited.returncode == 0 and edited.stdout[:4] == b"RIFF", edited.stderr
+    assert inst.status()["pid"] == daemon_pid and not inst.stray_files()
+
+
+def test_errors_about_stdin_say_stdin_not_a_temp_path(corpus):
+    inst, folder, _ = corpus
+    for args in (["clone", "-", "hi", "--ref-text", "a", "-o", str(inst.work / "never.wav")], ["transcribe", "-"]):
+        result = _piped(inst, (folder / "streamed_long.wav").read_bytes(), *args)
+        stderr = result.stderr.decode()
+        assert result.returncode == FAILED and "stdin: audio is longer than 30 s" in stderr, stderr
+        assert "io-" not in stderr and str(inst.home) not in stderr, stderr
+    flac = _piped(inst, (folder / "garbage.flac").read_bytes(), "transcribe", "-").stderr.decode()
+    assert "stdin: not a readable audio file" in flac and "stdin.wav" not in flac, flac
 
 
 def test_the_corpus_has_at_least_30_cases():
