@@ -161,7 +161,7 @@ def _prepare(ctx: typer.Context, n: int, line: str, force: bool, variant: Option
         return {"line": n, "result": _error(n, Reason.BAD_INPUT, f"invalid JSON: {exc.msg} at column {exc.colno}",
                                             "each line must be one JSON object")}
     except validate.Invalid as exc:
-        return {"line": n, "result": _error(n, Reason.USAGE, exc.message, exc.hint or "see docs/json.md",
+        return {"line": n, "result": _error(n, exc.reason, exc.message, exc.hint or "see docs/json.md",
                                             field=exc.field)}
     except CliError as exc:
         if exc.reason is Reason.OUTPUT_EXISTS and not force and isinstance(spec, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from stepaudio_protos import edits
+from stepaudio_protos.errors import Reason
 
 SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # the protocol's int64
 ITERATIONS = (1, MAX_ITERATIONS)
@@ -25,9 +26,9 @@ KINDS = ("clone", "edit")
 class Invalid(ValueError):
     """A field with a wrong type or value. `field` names it as the user wrote it (a batch key)."""
 
-    def __init__(self, field: str, message: str, hint: str = "") -> None:
+    def __init__(self, field: str, message: str, hint: str = "", reason: Reason = Reason.USAGE) -> None:
         super().__init__(message)
-        self.field, self.message, self.hint = field, message, hint
+        self.field, self.message, self.hint, self.reason = field, message, hint, reason
 
 
 # ---- checks for one value -------------------------------------------------------------------------
@@ -94,7 +95,8 @@ def variant(value: Any, name: str = "variant") -> str:
     text = string(value, name).strip().lower()
     if text not in VARIANTS:
         close = edits.suggest(text, list(VARIANTS))
-        raise Invalid(name, f"unknown variant '{value}'" + (f"; {close}" if close else ""), "variants: base, bnb, awq")
+        raise Invalid(name, f"unknown variant '{value}'" + (f"; {close}" if close else ""), "variants: base, bnb, awq",
+                      Reason.UNKNOWN_VARIANT)
     return text
 
 

@@ -120,7 +120,8 @@ def test_badly_typed_batch_fields_fail_their_own_line_and_the_others_run(sa):
     assert out[0]["status"] == "ok" and out[-1]["status"] == "ok"
     assert out[-1]["options"]["edit_info"] == "happy"  # case-insensitive, sent normalised
     for o, (_, field, fragment) in zip(out[1:-1], BAD_BATCH_FIELDS):
-        assert o["status"] == "error" and o["error"]["reason"] == "USAGE", o
+        reason = "UNKNOWN_VARIANT" if field == "variant" else "USAGE"
+        assert o["status"] == "error" and o["error"]["reason"] == reason, o
         assert o["error"]["field"] == field and fragment in o["error"]["message"], o
     assert not (sa.work / "bad.wav").exists()
 
