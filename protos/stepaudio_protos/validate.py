@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from stepaudio_protos import edits
 from stepaudio_protos.errors import Reason
+from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS
 
 SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # the protocol's int64
 ITERATIONS = (1, MAX_ITERATIONS)
