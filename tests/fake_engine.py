@@ -23,7 +23,7 @@ import time
 import wave
 
 from stepaudio_engine.api import (CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
-                                  LoadOptions, ProgressFn, Reason)
+                                  LoadOptions, ProgressFn, Reason, TranscribeRequest)
 
 SR = 24000
 
@@ -62,7 +62,7 @@ class FakeEngine:
                          {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
                           "iterations": req.iterations})
 
-    def transcribe(self, req, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+    def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         return EngineResult(output="", sample_rate=0, duration_s=0.0, report={"transcript": "fake transcript"})
 
     def _job(self, text: str, output: str, seed, progress: ProgressFn, cancel: CancelToken,

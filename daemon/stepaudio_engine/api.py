@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 
 class Reason(str, Enum):
@@ -141,3 +141,30 @@ class EngineResult:
     options: dict[str, Any] = field(default_factory=dict)     # the options in force (seed, variant, ...)
     notes: list[str] = field(default_factory=list)            # things the user should know
     report: dict[str, Any] = field(default_factory=dict)      # transcripts, quality scores, candidates
+    prompt_cache_hits: int = 0      # prompt-cache lookups that hit (one per pass), counted by the daemon
+    prompt_cache_misses: int = 0    # ... and that missed (a cache that is off counts neither)
+
+
+class Engine(Protocol):
+    """What the worker process (stepaudiod.worker_main) needs from the engine object it hosts: the real
+    one (stepaudio_engine.engine.Engine) and the tests' double (tests/fake_engine.py) both satisfy it
+    (tests/daemon/test_engine_protocol.py). Failures are EngineErrors; anything else the worker
+    classifies with error_from_exception."""
+
+    def load(self, options: LoadOptions, progress: ProgressFn) -> dict:
+        """Load the weights; returns {device, model_bytes, vram_bytes, folder} (missing keys mean 0/"")."""
+
+    def offload(self) -> dict:
+        """Move the weights to CPU RAM; returns {device, vram_bytes}."""
+
+    def resume(self, progress: ProgressFn) -> dict:
+        """Move offloaded weights back; returns {device, vram_bytes}."""
+
+    def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        """Write the clone to req.output."""
+
+    def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        """Write the edited audio to req.output."""
+
+    def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
+        """The transcript in report["transcript"] (output is "")."""

@@ -142,7 +142,7 @@ class Pipeline:
             if len(wav) / sr < SHORT_REFERENCE_S else []
         notes += _runaway_notes(infos)
         stop = "max_length" if any(i["stop"] == "max_length" for i in infos) else "eos"
-        return self.result(req.output, out.frames, run, seed, stop, prepared.cache,
+        return self.result(req.output, out.frames, run, seed, stop, [prepared.cache],
                            {"kind": "clone", "speaker_id": speaker,
                             "max_new_tokens": max(i["max_new_tokens"] for i in infos),
                             "format": out.format, "sample_format": out.sample_format}, notes)
@@ -195,7 +195,7 @@ class Pipeline:
             raise
         notes = ["the edit ran to its token cap twice (the model did not end it): its end may be garbled; "
                  "try another --seed"] if kept.stop == "max_length" else []
-        return self.result(req.output, out.frames, run, seed, kept.stop, ",".join(caches),
+        return self.result(req.output, out.frames, run, seed, kept.stop, caches,
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
                             "iterations": req.iterations, "format": out.format,
                             "sample_format": out.sample_format}, notes)
@@ -303,11 +303,14 @@ class Pipeline:
         return wav, gen.seed, gen.stop_reason
 
     def result(self, output: str, frames: int, run: Run, seed: Optional[int], stop: str,
-               cache: str, options: dict, notes: Optional[list[str]] = None) -> EngineResult:
+               caches: list[str], options: dict, notes: Optional[list[str]] = None) -> EngineResult:
+        """`caches`: the prompt-cache outcome of each pass (hit | miss | off): counted for the daemon's
+        status, and shown comma-separated in options["prompt_cache"]."""
         return EngineResult(output=output, sample_rate=OUTPUT_RATE, duration_s=frames / OUTPUT_RATE,
                             timings=run.watch.timings,
-                            options={**options, "seed": seed, "stop": stop, "prompt_cache": cache},
-                            notes=(notes or []) + self.result_notes(stop), report=run.report)
+                            options={**options, "seed": seed, "stop": stop, "prompt_cache": ",".join(caches)},
+                            notes=(notes or []) + self.result_notes(stop), report=run.report,
+                            prompt_cache_hits=caches.count("hit"), prompt_cache_misses=caches.count("miss"))
 
     def result_notes(self, stop: str) -> list[str]:
         notes = []

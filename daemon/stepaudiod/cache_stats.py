@@ -12,6 +12,7 @@ Counting every entry costs ~3 ms per 1 000 (a full 1 GiB cache holds several tho
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -33,15 +34,21 @@ class CacheStats:
         self._usage_at = 0.0
         self._jobs_seen = 0  # bumped by record(): a count taken before the bump is stale
 
-    def record(self, options: dict) -> None:
-        """Count the prompt-cache outcome a job reports ("hit", "miss", "hit,miss" for edit passes)."""
-        for outcome in str(options.get("prompt_cache", "")).split(","):
-            if outcome == "hit":
-                self.hits += 1
-            elif outcome == "miss":
-                self.misses += 1
+    def record(self, hits: int, misses: int) -> None:
+        """Count the prompt-cache lookups a finished job reports (EngineResult.prompt_cache_hits/_misses)."""
+        self.hits += hits
+        self.misses += misses
         self._usage = None  # a job may have added or evicted entries
         self._jobs_seen += 1
+
+    async def usage(self) -> tuple[int, int]:
+        """(entries, bytes) for `status`: the remembered count, or a fresh one taken on a thread."""
+        usage = self.remembered_usage()
+        if usage is None:
+            generation = self.generation()
+            usage = await asyncio.to_thread(self.disk_usage)
+            self.remember(usage, generation)
+        return usage
 
     def remembered_usage(self) -> Optional[tuple[int, int]]:
         """(entries, bytes) if counted recently and no job finished since; else None."""

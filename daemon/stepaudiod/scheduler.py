@@ -15,7 +15,6 @@ from __future__ import annotations
 from stepaudio_protos.errors import Reason
 
 import asyncio
-import base64
 import collections
 import logging
 import time
@@ -25,7 +24,9 @@ from typing import Callable, Optional
 from stepaudiod import outputs
 from stepaudiod.cache_stats import CacheStats
 from stepaudiod.errors import DaemonError
-from stepaudiod.jobs import Job
+from stepaudiod.jobs import Audio, Job, JobResult, LoadInfo, Progress, Queued
+from stepaudiod.snapshot import QueuedSnapshot, SchedulerSnapshot, VariantSnapshot
+from stepaudiod.tiers import Tier
 from stepaudio_protos import validate
 from stepaudio_protos.facts import VARIANTS
 from stepaudio_protos.settings import LoadedSettings
@@ -40,7 +41,7 @@ class Slot:
 
     variant: str
     keep_alive: float
-    tier: str = "unloaded"            # unloaded | loading | loaded | offloaded | unloading
+    tier: Tier = Tier.UNLOADED
     worker: Optional[WorkerProcess] = None
     device: str = ""
     model_bytes: int = 0
@@ -51,13 +52,31 @@ class Slot:
     last_end: float = field(default_factory=time.monotonic)
     running: Optional[Job] = None
     timer: Optional[asyncio.Task] = None
-    next_tier: str = ""
+    next_tier: Optional[Tier] = None   # the step down armed by the idle timer
     next_at: float = 0.0
     pending: str = ""                 # "unload" | "offload" requested while a job ran
 
     def reset(self) -> None:
-        self.tier, self.worker, self.device, self.model_bytes, self.vram_bytes = "unloaded", None, "", 0, 0
-        self.next_tier, self.next_at, self.pending = "", 0.0, ""
+        self.tier, self.worker, self.device, self.model_bytes, self.vram_bytes = Tier.UNLOADED, None, "", 0, 0
+        self.next_tier, self.next_at, self.pending = None, 0.0, ""
+
+    def take(self, info: LoadInfo) -> None:
+        """Record what the engine reported after load, offload or resume."""
+        self.device, self.vram_bytes = info.device or self.device, info.vram_bytes
+        if info.model_bytes:
+            self.model_bytes, self.folder = info.model_bytes, info.folder
+
+    def snapshot(self, now: float) -> VariantSnapshot:
+        alive = self.worker is not None and self.worker.alive
+        return VariantSnapshot(
+            variant=self.variant, tier=self.tier, device=self.device,
+            worker_pid=self.worker.pid if alive else 0,  # type: ignore[union-attr]
+            model_bytes=self.model_bytes, vram_bytes=self.vram_bytes, folder=self.folder,
+            load_time_s=self.load_time, jobs_served=self.jobs_served,
+            idle_s=0.0 if self.running or self.tier is Tier.UNLOADED else now - self.last_end,
+            next_tier=self.next_tier.value if self.next_tier else "",
+            next_tier_in_s=max(0.0, self.next_at - now) if self.next_tier else -1.0,
+            running_job=self.running.id if self.running else "", keep_alive_s=self.keep_alive)
 
 
 class Scheduler:
@@ -69,6 +88,7 @@ class Scheduler:
         self.queue: collections.deque[Job] = collections.deque()
         self.slots = {v: Slot(v, self.settings.keep_alive) for v in VARIANTS}
         self.tasks: set[asyncio.Task] = set()
+        self.job_tasks: set[asyncio.Task] = set()  # the _run tasks (a subset of tasks)
         self.idle_since = time.monotonic()
         self.closing = False
         self.cache = CacheStats(loaded.paths.prompt_cache_dir, self.settings.cache_max_mb * 1024 * 1024)
@@ -97,7 +117,7 @@ class Scheduler:
         job.position = len(self.queue)
         self._dispatch()
         if job in self.queue:  # it has to wait: tell the client where it stands
-            job.emit("queued", position=job.position)
+            job.emit(Queued(job.position))
 
     def cancel(self, job: Job, why: tuple[Reason, str] = (Reason.CANCELLED, "cancelled")) -> str:
         """Drop a queued job or stop a running one, which then fails with `why` (reason code, message);
@@ -130,12 +150,12 @@ class Scheduler:
         unloaded, offloaded, deferred = [], [], []
         for variant in variants:
             slot = self.slots[variant]
-            if slot.running is not None or slot.tier == "loading":
+            if slot.running is not None or slot.tier is Tier.LOADING:
                 slot.pending = "offload" if to_cpu else "unload"
                 deferred.append(variant)
-            elif slot.tier in ("loaded", "offloaded"):
+            elif slot.tier.warm:
                 if to_cpu:
-                    if slot.tier == "loaded":
+                    if slot.tier is Tier.LOADED:
                         await self._offload(slot)
                     offloaded.append(variant)
                     self._arm(slot)
@@ -146,7 +166,7 @@ class Scheduler:
         return unloaded, offloaded, deferred
 
     def idle(self) -> bool:
-        return not self.queue and all(s.tier == "unloaded" and s.running is None for s in self.slots.values())
+        return not self.queue and all(s.tier is Tier.UNLOADED and s.running is None for s in self.slots.values())
 
     def has_jobs(self) -> bool:
         """A job is queued or running (loading a model for one counts)."""
@@ -154,6 +174,14 @@ class Scheduler:
 
     def idle_for(self) -> float:
         return time.monotonic() - self.idle_since if self.idle() else 0.0
+
+    def snapshot(self) -> SchedulerSnapshot:
+        """Everything `status` shows, copied at one instant."""
+        now = time.monotonic()
+        return SchedulerSnapshot(
+            variants=[slot.snapshot(now) for slot in self.slots.values()],
+            queue=[QueuedSnapshot(j.id, j.kind, j.variant, i, now - j.created) for i, j in enumerate(self.queue, 1)],
+            idle=self.idle(), idle_for_s=self.idle_for())
 
     async def shutdown(self) -> None:
         self.closing = True
@@ -166,6 +194,8 @@ class Scheduler:
             if slot.worker is not None:
                 await slot.worker.stop(self.settings.cancel_grace)
             slot.reset()
+        if self.job_tasks:  # their workers are gone: let them report SHUTTING_DOWN before the loop ends
+            await asyncio.wait(set(self.job_tasks), timeout=self.settings.cancel_grace)
         for task in list(self.tasks):
             task.cancel()
 
@@ -174,34 +204,36 @@ class Scheduler:
         started = False
         for job in list(self.queue):
             slot = self.slots[job.variant]
-            if slot.running is not None or slot.tier == "unloading":
+            if slot.running is not None or slot.tier is Tier.UNLOADING:
                 continue
-            if slot.tier == "unloaded" and not self._room_for(slot):
+            if slot.tier is Tier.UNLOADED and not self._room_for(slot):
                 continue
             self.queue.remove(job)
             slot.running = job           # claim the slot before the task starts
             self._cancel_timer(slot)
-            self._spawn(self._run(job, slot))
+            task = self._spawn(self._run(job, slot))
+            self.job_tasks.add(task)
+            task.add_done_callback(self.job_tasks.discard)
             started = True
         if started:
             self._update_positions()
 
     def _room_for(self, slot: Slot) -> bool:
-        others = [s for s in self.slots.values() if s is not slot and s.tier != "unloaded"]
+        others = [s for s in self.slots.values() if s is not slot and s.tier is not Tier.UNLOADED]
         if len(others) < self.settings.max_loaded:
             return True
-        return any(s.running is None and s.tier in ("loaded", "offloaded") for s in others)
+        return any(s.running is None and s.tier.warm for s in others)
 
     def _update_positions(self) -> None:
         for index, job in enumerate(self.queue, start=1):
             if job.position != index:
                 job.position = index
-                job.emit("queued", position=index)
+                job.emit(Queued(index))
 
     # ---- running a job ----------------------------------------------------------------------
     async def _run(self, job: Job, slot: Slot) -> None:
         job.state, job.started = "running", time.monotonic()
-        job.emit("queued", position=0)
+        job.emit(Queued(0))
         timings = {"queued": job.started - job.created}
         temp = None
         try:
@@ -212,10 +244,10 @@ class Scheduler:
                 timings["load"] = load_s
             if job.cancel_requested:  # cancelled while loading: engines do not interrupt a load
                 raise DaemonError(*job.cancel_reason)
-            result: dict = {"options": {}, "timings": {}}
+            result = JobResult()
             if job.kind == "transcribe":
-                result = await slot.worker.request(job.kind, {"request": job.payload},  # type: ignore[union-attr]
-                                                   progress=self._relay(job))
+                result = JobResult.from_worker(await slot.worker.request(  # type: ignore[union-attr]
+                    job.kind, {"request": job.payload}, progress=self._relay(job)))
                 slot.jobs_served += 1
             elif job.kind != "load":
                 assert job.target is not None
@@ -223,19 +255,18 @@ class Scheduler:
                 self.pending.add(job.id, temp)
                 request = {**job.payload, "output": str(temp)}
                 sent = time.monotonic()
-                result = await slot.worker.request(job.kind, {"request": request},  # type: ignore[union-attr]
-                                                   progress=self._relay(job), audio=self._relay_audio(job))
+                result = JobResult.from_worker(await slot.worker.request(  # type: ignore[union-attr]
+                    job.kind, {"request": request}, progress=self._relay(job), audio=self._relay_audio(job)))
                 _rebase_first_audio(result, job, sent)
                 outputs.commit(temp, job.target, job.force)
-                result["output"] = str(job.target)
+                result.output = str(job.target)
                 slot.jobs_served += 1
-                self.cache.record(result.get("options") or {})
-            timings.update(result.get("timings") or {})
+                self.cache.record(result.prompt_cache_hits, result.prompt_cache_misses)
+            timings.update(result.timings)
             timings["total"] = time.monotonic() - job.created
-            result["timings"] = timings
-            result.setdefault("options", {})["variant"] = slot.variant
-            job.state = "done"
-            job.emit("done", result=result)
+            result.timings = timings
+            result.options["variant"] = slot.variant
+            job.finish(result)
         except DaemonError as exc:
             if job.cancel_requested:
                 job.fail(*job.cancel_reason, "")
@@ -258,18 +289,14 @@ class Scheduler:
             self._dispatch()
 
     def _relay(self, job: Job):
-        def relay(stage: str, fraction: float, detail: dict) -> None:
-            job.emit("progress", stage=stage, fraction=fraction, tokens=int(detail.get("tokens", 0) or 0),
-                     detail=str(detail.get("text", "")))
-        return relay
+        return job.emit
 
     def _relay_audio(self, job: Job):
         """A streamed job's audio pieces go into its event stream as they come (DESIGN.md §9 Streaming)."""
-        def relay(msg: dict) -> None:
+        def relay(piece: Audio) -> None:
             if not job.first_audio:
                 job.first_audio = time.monotonic()
-            job.emit("audio", index=int(msg["index"]), rate=int(msg["rate"]), encoding=str(msg["encoding"]),
-                     pcm=base64.b64decode(msg["pcm"]))
+            job.emit(piece)
         return relay
 
     async def _kill_after_grace(self, job: Job, worker: WorkerProcess) -> None:
@@ -284,19 +311,19 @@ class Scheduler:
         """Bring the variant up to 'loaded'; returns seconds spent loading (0 if it was loaded)."""
         if slot.worker is not None and not slot.worker.alive:
             slot.reset()
-        if slot.tier == "loaded":
+        if slot.tier is Tier.LOADED:
             return 0.0
         started = time.monotonic()
         stall = self.settings.load_stall_timeout
-        if slot.tier == "offloaded":
-            job.emit("progress", stage="loading", fraction=-1.0, tokens=0, detail="moving weights back")
+        if slot.tier is Tier.OFFLOADED:
+            job.emit(Progress("loading", -1.0, detail="moving weights back"))
             info = await slot.worker.request("resume", {}, self._relay_loading(job), stall)  # type: ignore
-            slot.tier, slot.device = "loaded", info.get("device", slot.device)
-            slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
+            slot.tier = Tier.LOADED
+            slot.take(LoadInfo.from_worker(info))
             return time.monotonic() - started
         await self._make_room(slot)
-        slot.tier = "loading"
-        job.emit("progress", stage="loading", fraction=0.0, tokens=0, detail="starting worker")
+        slot.tier = Tier.LOADING
+        job.emit(Progress("loading", 0.0, detail="starting worker"))
         worker = self.worker_factory(WorkerSpec(slot.variant, self.settings.engine, {}))
         slot.worker = worker
         try:
@@ -307,18 +334,15 @@ class Scheduler:
             await worker.kill()
             slot.reset()
             raise
-        slot.tier = "loaded"
-        slot.device = str(info.get("device", ""))
-        slot.model_bytes = int(info.get("model_bytes", 0) or 0)
-        slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
-        slot.folder = str(info.get("folder", ""))
+        slot.tier = Tier.LOADED
+        slot.take(LoadInfo.from_worker(info))
         slot.load_time = time.monotonic() - started
         self._spawn(self._watch(slot, worker))
         return slot.load_time
 
     def _relay_loading(self, job: Job):
-        def relay(stage: str, fraction: float, detail: dict) -> None:
-            job.emit("progress", stage="loading", fraction=fraction, tokens=0, detail=stage)
+        def relay(progress: Progress) -> None:  # the engine's load stages become details of "loading"
+            job.emit(Progress("loading", progress.fraction, detail=progress.stage))
         return relay
 
     def _load_options(self, slot: Slot) -> dict:
@@ -328,9 +352,9 @@ class Scheduler:
                 "cache_dir": str(self.loaded.paths.prompt_cache_dir), "cache_max_bytes": self.cache.max_bytes}
 
     async def _make_room(self, slot: Slot) -> None:
-        others = [s for s in self.slots.values() if s is not slot and s.tier != "unloaded"]
+        others = [s for s in self.slots.values() if s is not slot and s.tier is not Tier.UNLOADED]
         while len(others) >= self.settings.max_loaded:
-            idle = [s for s in others if s.running is None and s.tier in ("loaded", "offloaded")]
+            idle = [s for s in others if s.running is None and s.tier.warm]
             if not idle:
                 raise DaemonError(Reason.BUSY, "every loaded variant is busy and max_loaded is reached")
             victim = min(idle, key=lambda s: s.last_end)
@@ -356,14 +380,14 @@ class Scheduler:
             log.error("offloading %s failed (%s); unloading it instead", slot.variant, exc.message)
             await self._unload(slot)
             return
-        slot.tier, slot.device = "offloaded", str(info.get("device", "cpu"))
-        slot.vram_bytes = int(info.get("vram_bytes", 0) or 0)
+        slot.tier = Tier.OFFLOADED
+        slot.take(LoadInfo.from_worker({"device": "cpu", **info}))
         log.info("%s offloaded to CPU RAM", slot.variant)
 
     async def _unload(self, slot: Slot) -> None:
         self._cancel_timer(slot)
         worker = slot.worker
-        slot.tier = "unloading"
+        slot.tier = Tier.UNLOADING
         if worker is not None:
             await worker.stop(self.settings.cancel_grace)
         slot.reset()
@@ -373,33 +397,33 @@ class Scheduler:
     def _arm(self, slot: Slot) -> None:
         """After a job (or a tier change), schedule the next step down for an idle variant."""
         self._cancel_timer(slot)
-        if slot.running is not None or slot.tier not in ("loaded", "offloaded") or self.closing:
+        if slot.running is not None or not slot.tier.warm or self.closing:
             return
         if slot.pending:
             action, slot.pending = slot.pending, ""
-            self._spawn(self._step_down(slot, "offloaded" if action == "offload" else "unloaded", 0.0))
+            self._spawn(self._step_down(slot, Tier.OFFLOADED if action == "offload" else Tier.UNLOADED, 0.0))
             return
         keep, offload = slot.keep_alive, self.settings.offload_after
-        if slot.tier == "loaded" and offload > 0 and (keep < 0 or offload < keep):
-            step, delay = "offloaded", offload
+        if slot.tier is Tier.LOADED and offload > 0 and (keep < 0 or offload < keep):
+            step, delay = Tier.OFFLOADED, offload
         elif keep >= 0:
-            step, delay = "unloaded", keep
+            step, delay = Tier.UNLOADED, keep
         else:
             return
         delay = max(0.0, slot.last_end + delay - time.monotonic())
         slot.next_tier, slot.next_at = step, time.monotonic() + delay
         slot.timer = self._spawn(self._step_down(slot, step, delay))
 
-    async def _step_down(self, slot: Slot, step: str, delay: float) -> None:
+    async def _step_down(self, slot: Slot, step: Tier, delay: float) -> None:
         await asyncio.sleep(delay)
         if slot.running is not None or any(j.variant == slot.variant for j in self.queue):
             return  # a job came in: it re-arms when it ends
         slot.timer = None
-        if step == "offloaded" and slot.tier == "loaded":
+        if step is Tier.OFFLOADED and slot.tier is Tier.LOADED:
             await self._offload(slot)
-        elif step == "unloaded" and slot.tier in ("loaded", "offloaded"):
+        elif step is Tier.UNLOADED and slot.tier.warm:
             await self._unload(slot)
-        slot.next_tier, slot.next_at = "", 0.0
+        slot.next_tier, slot.next_at = None, 0.0
         self._arm(slot)
         self._mark_activity()
         self._dispatch()
@@ -408,7 +432,7 @@ class Scheduler:
         if slot.timer is not None and slot.timer is not asyncio.current_task():
             slot.timer.cancel()
         slot.timer = None
-        slot.next_tier, slot.next_at = "", 0.0
+        slot.next_tier, slot.next_at = None, 0.0
 
     # ---- bookkeeping ------------------------------------------------------------------------
     def _spawn(self, coro) -> asyncio.Task:
@@ -421,10 +445,10 @@ class Scheduler:
         self.idle_since = time.monotonic()
 
 
-def _rebase_first_audio(result: dict, job: Job, sent: float) -> None:
+def _rebase_first_audio(result: JobResult, job: Job, sent: float) -> None:
     """Time to first audio counts from the request's arrival (queue and load included): measured here for a
     streamed job, else the engine's own figure (from the start of its call) moved onto the job's clock."""
-    timings = result.setdefault("timings", {})
+    timings = result.timings
     if job.first_audio:
         timings["first_audio"] = job.first_audio - job.created
     elif "first_audio" in timings:

@@ -23,8 +23,9 @@ from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
 from stepaudiod import outputs
 from stepaudiod.errors import DaemonError
 from stepaudiod.rpc_errors import failed_event
-from stepaudiod.jobs import Job
-from stepaudiod.scheduler import Scheduler, Slot
+from stepaudiod.jobs import Audio, Done, Failed, Job, JobEvent, Progress, Queued
+from stepaudiod.scheduler import Scheduler
+from stepaudiod.snapshot import VariantSnapshot
 from stepaudio_protos.facts import VARIANTS, checks_needed
 from stepaudio_protos.settings import LoadedSettings, setting_fields
 
@@ -73,32 +74,26 @@ class StepAudioService(pb_grpc.StepAudioServicer):
                               uid=os.getuid(), no_jobs=not self.scheduler.has_jobs())
 
     async def Status(self, request, context):
-        s = self.scheduler
+        snap = self.scheduler.snapshot()
         settings = [pb.Setting(name=f.name, value=self._setting_value(f.name), source=self.loaded.sources[f.name])
                     for f in setting_fields() if not f.metadata.get("hidden") and f.metadata.get("scope") != "http"]
         idle_in = -1.0
         limit = self.loaded.settings.idle_shutdown
-        if limit > 0 and s.idle():
-            idle_in = max(0.0, limit - s.idle_for())
+        if limit > 0 and snap.idle:
+            idle_in = max(0.0, limit - snap.idle_for_s)
         return pb.StatusReply(
             daemon_version=__version__, protocol_version=PROTOCOL_VERSION, pid=os.getpid(),
             uptime_s=time.monotonic() - self.started, socket=str(self.socket_path), settings=settings,
-            variants=[self._variant_status(slot) for slot in s.slots.values()],
-            queue=[pb.QueuedJob(job_id=j.id, kind=j.kind, variant=j.variant, position=i,
-                                waited_s=time.monotonic() - j.created)
-                   for i, j in enumerate(s.queue, start=1)],
+            variants=[_variant_status(v) for v in snap.variants],
+            queue=[pb.QueuedJob(job_id=q.job_id, kind=q.kind, variant=q.variant, position=q.position,
+                                waited_s=q.waited_s) for q in snap.queue],
             queue_capacity=self.loaded.settings.queue_size, cache=await self._cache_status(),
             daemon_rss_bytes=self.process.memory_info().rss, log_file=str(self.loaded.paths.log_file),
             idle_shutdown_in_s=idle_in)
 
     async def _cache_status(self) -> pb.CacheStatus:
         stats = self.scheduler.cache
-        usage = stats.remembered_usage()
-        if usage is None:
-            generation = stats.generation()
-            usage = await asyncio.to_thread(stats.disk_usage)
-            stats.remember(usage, generation)
-        entries, size = usage
+        entries, size = await stats.usage()
         return pb.CacheStatus(path=str(stats.folder), hits=stats.hits, misses=stats.misses, entries=entries,
                               bytes=size, max_bytes=stats.max_bytes)
 
@@ -106,24 +101,6 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         if name == "models_dir":
             return str(self.loaded.effective_models_dir())
         return str(getattr(self.loaded.settings, name))
-
-    def _variant_status(self, slot: Slot) -> pb.VariantStatus:
-        now = time.monotonic()
-        rss = 0
-        if slot.worker is not None and slot.worker.alive:
-            try:
-                rss = psutil.Process(slot.worker.pid).memory_info().rss
-            except psutil.Error:
-                pass
-        return pb.VariantStatus(
-            variant=slot.variant, tier=slot.tier, device=slot.device,
-            worker_pid=slot.worker.pid if slot.worker is not None and slot.worker.alive else 0,
-            rss_bytes=rss, vram_bytes=slot.vram_bytes, model_bytes=slot.model_bytes,
-            load_time_s=slot.load_time, jobs_served=slot.jobs_served,
-            idle_s=0.0 if slot.running or slot.tier == "unloaded" else now - slot.last_end,
-            next_tier=slot.next_tier, next_tier_in_s=max(0.0, slot.next_at - now) if slot.next_tier else -1.0,
-            running_job=slot.running.id if slot.running else "", keep_alive_s=slot.keep_alive,
-            folder=slot.folder)
 
     # ---- jobs -------------------------------------------------------------------------------
     async def Submit(self, request, context) -> AsyncIterator[pb.JobEvent]:
@@ -155,7 +132,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             while True:
                 event = await job.events.get()
                 yield _to_proto(job.id, event)
-                if event["type"] in ("done", "failed"):
+                if isinstance(event, (Done, Failed)):
                     return
         finally:
             # The client went away (Ctrl-C) or the stream ended: a job nobody waits for is cancelled.
@@ -262,23 +239,33 @@ def _output_format(request: pb.JobRequest, target: Path) -> dict:
     return {"format": fmt, "sample_format": sample, "stream": bool(request.stream_audio)}
 
 
-def _to_proto(job_id: str, event: dict) -> pb.JobEvent:
-    kind = event["type"]
-    if kind == "audio":
-        return pb.JobEvent(job_id=job_id, audio=pb.AudioChunk(index=event["index"], sample_rate=event["rate"],
-                                                              encoding=event["encoding"], pcm=event["pcm"]))
-    if kind == "queued":
-        return pb.JobEvent(job_id=job_id, queued=pb.Queued(position=event["position"]))
-    if kind == "progress":
+def _variant_status(v: VariantSnapshot) -> pb.VariantStatus:
+    rss = 0
+    if v.worker_pid:
+        try:
+            rss = psutil.Process(v.worker_pid).memory_info().rss
+        except psutil.Error:
+            pass
+    return pb.VariantStatus(
+        variant=v.variant, tier=v.tier.value, device=v.device, worker_pid=v.worker_pid, rss_bytes=rss,
+        vram_bytes=v.vram_bytes, model_bytes=v.model_bytes, load_time_s=v.load_time_s, jobs_served=v.jobs_served,
+        idle_s=v.idle_s, next_tier=v.next_tier, next_tier_in_s=v.next_tier_in_s, running_job=v.running_job,
+        keep_alive_s=v.keep_alive_s, folder=v.folder)
+
+
+def _to_proto(job_id: str, event: JobEvent) -> pb.JobEvent:
+    if isinstance(event, Audio):
+        return pb.JobEvent(job_id=job_id, audio=pb.AudioChunk(index=event.index, sample_rate=event.rate,
+                                                              encoding=event.encoding, pcm=event.pcm))
+    if isinstance(event, Queued):
+        return pb.JobEvent(job_id=job_id, queued=pb.Queued(position=event.position))
+    if isinstance(event, Progress):
         return pb.JobEvent(job_id=job_id, progress=pb.Progress(
-            stage=event["stage"], fraction=event["fraction"], tokens=event["tokens"], detail=event["detail"]))
-    if kind == "failed":
-        return failed_event(DaemonError(event["reason"], event["message"], event["hint"]), job_id)
-    result = event["result"]
+            stage=event.stage, fraction=event.fraction, tokens=event.tokens, detail=event.detail))
+    if isinstance(event, Failed):
+        return failed_event(DaemonError(event.reason, event.message, event.hint), job_id)
+    result = event.result
     return pb.JobEvent(job_id=job_id, done=pb.Done(
-        output=result.get("output", ""), sample_rate=int(result.get("sample_rate", 0) or 0),
-        duration_s=float(result.get("duration_s", 0.0) or 0.0),
-        timings={k: float(v) for k, v in (result.get("timings") or {}).items()},
-        options_json=json.dumps(result.get("options") or {}, sort_keys=True, default=str),
-        notes=list(result.get("notes") or []),
-        report_json=json.dumps(result.get("report") or {}, sort_keys=True, default=str)))
+        output=result.output, sample_rate=result.sample_rate, duration_s=result.duration_s,
+        timings=result.timings, options_json=json.dumps(result.options, sort_keys=True, default=str),
+        notes=result.notes, report_json=json.dumps(result.report, sort_keys=True, default=str)))

@@ -6,7 +6,9 @@ It talks to the daemon over the socketpair end N (see worker_protocol). It exits
 daemon dies: EOF on the pipe, and PR_SET_PDEATHSIG on Linux as a second line of defence.
 
 This is the only stepaudiod module that touches the engine, and only through stepaudio_engine.api
-types and an engine class named by the daemon's settings.
+types (the engine object satisfies api.Engine). The class is named by the daemon's `engine` setting,
+whose default is stepaudio_engine.engine:Engine (protos/stepaudio_protos/settings.py); the indirection
+exists for tests, which host tests/fake_engine.py:FakeEngine in a real worker to force faults.
 """
 from __future__ import annotations
 
@@ -44,9 +46,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _load_class(spec: str) -> type:
+def _load_engine(spec: str):
+    """An instance of the engine class `spec` (module:Class) names; it must satisfy api.Engine."""
     module_name, _, class_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return getattr(importlib.import_module(module_name), class_name)()
 
 
 class WorkerLoop:
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(2, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the daemon's terminal is the daemon's business
     sock = socket.socket(fileno=args.fd)
-    engine = _load_class(args.engine)()
+    engine = _load_engine(args.engine)
     loop = WorkerLoop(sock, engine)
     loop.send({"ev": "ready", "version": __version__, "protocol": WORKER_PROTOCOL, "pid": os.getpid(),
                "engine": args.engine})

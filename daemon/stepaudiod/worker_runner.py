@@ -9,6 +9,7 @@ from __future__ import annotations
 from stepaudio_protos.errors import Reason
 
 import asyncio
+import base64
 import collections
 import itertools
 import logging
@@ -21,13 +22,15 @@ from typing import Any, Awaitable, Callable, Optional
 
 from stepaudio_protos import __version__
 from stepaudiod.errors import DaemonError
+from stepaudiod.jobs import Audio, Progress
 from stepaudiod.worker_protocol import MAX_LINE, WORKER_PROTOCOL, decode, encode
 
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 8192  # as ollama does: the last 8 KiB of the child's stderr go into the error
-ProgressCb = Callable[[str, float, dict], Awaitable[None] | None]
-AudioCb = Callable[[dict], None]   # an "audio" message of a streamed job (worker_protocol)
+ProgressCb = Callable[[Progress], Awaitable[None] | None]
+AudioCb = Callable[[Audio], None]   # the audio pieces of a streamed job
+STDERR_DRAIN_S = 2.0  # a grandchild that inherited the worker's stderr may hold it open: wait no longer
 
 
 @dataclass
@@ -66,8 +69,8 @@ class WorkerProcess:
         child.close()
         self.pid = self.proc.pid
         reader, self._writer = await asyncio.open_unix_connection(sock=parent, limit=MAX_LINE)
-        self._tasks = [asyncio.create_task(self._read_events(reader)),
-                       asyncio.create_task(self._read_stderr()),
+        self._stderr_task = asyncio.create_task(self._read_stderr())
+        self._tasks = [asyncio.create_task(self._read_events(reader)), self._stderr_task,
                        asyncio.create_task(self._wait_exit())]
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), timeout)
@@ -128,11 +131,11 @@ class WorkerProcess:
                     raise DaemonError(Reason.LOAD_STALLED, f"{op} made no progress for {stall_timeout:.0f} s; "
                                       "the worker was stopped", self.tail_hint()) from None
                 if msg["ev"] == "progress" and progress is not None:
-                    maybe = progress(msg["stage"], float(msg["fraction"]), msg.get("detail") or {})
+                    maybe = progress(_progress(msg))
                     if asyncio.iscoroutine(maybe):
                         await maybe
                 elif msg["ev"] == "audio" and audio is not None:
-                    audio(msg)
+                    audio(_audio(msg))
                 elif msg["ev"] == "ok":
                     return msg.get("result") or {}
                 elif msg["ev"] == "error":
@@ -212,7 +215,7 @@ class WorkerProcess:
         assert self.proc is not None
         await self.proc.wait()
         # let the stderr reader drain so the crash message carries the last words
-        await asyncio.sleep(0.05)
+        await asyncio.wait([self._stderr_task], timeout=STDERR_DRAIN_S)
         self.exited.set()
         if self._writer is not None:
             self._writer.close()
@@ -223,3 +226,16 @@ class WorkerProcess:
             queue.put_nowait({"ev": "exited"})
         log.log(logging.INFO if self.killed_on_purpose else logging.ERROR,
                 "worker %d for %s exited (code %s)", self.pid, self.spec.variant, self.proc.returncode)
+
+
+def _progress(msg: dict[str, Any]) -> Progress:
+    """A worker progress message ({stage, fraction, detail: {tokens?, text?}}) as a typed event."""
+    detail = msg.get("detail") or {}
+    return Progress(stage=str(msg["stage"]), fraction=float(msg["fraction"]), tokens=int(detail.get("tokens") or 0),
+                    detail=str(detail.get("text") or ""))
+
+
+def _audio(msg: dict[str, Any]) -> Audio:
+    """A worker audio message ({index, rate, encoding, pcm: base64}) as a typed event."""
+    return Audio(index=int(msg["index"]), rate=int(msg["rate"]), encoding=str(msg["encoding"]),
+                 pcm=base64.b64decode(msg["pcm"]))

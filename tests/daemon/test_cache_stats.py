@@ -20,7 +20,7 @@ def test_usage_is_remembered_until_a_job_finishes_or_the_ttl_passes(tmp_path, mo
     assert stats.remembered_usage() == (1, 10)
     _entry(tmp_path, "bb02", 5)                   # a file appears without a job (another daemon's worker)
     assert stats.remembered_usage() == (1, 10)    # … seen only after the TTL
-    stats.record({"prompt_cache": "miss"})        # a job finished: recount
+    stats.record(hits=0, misses=1)                # a job finished: recount
     assert stats.remembered_usage() is None and stats.misses == 1
     stats.remember(stats.disk_usage(), stats.generation())
     assert stats.remembered_usage() == (2, 15)
@@ -32,7 +32,7 @@ def test_a_count_overtaken_by_a_job_is_not_kept(tmp_path):
     stats = CacheStats(tmp_path, 1 << 20)
     generation = stats.generation()
     usage = stats.disk_usage()                    # counting on a thread …
-    stats.record({"prompt_cache": "hit"})         # … while a job finishes
+    stats.record(hits=1, misses=0)                # … while a job finishes
     stats.remember(usage, generation)
     assert stats.remembered_usage() is None
 

@@ -1,4 +1,6 @@
-"""Tiers and keep-alive through the real daemon and worker, with millisecond timers."""
+"""The daemon's life cycle through the real CLI, daemon and worker (fake engine): a handful of
+end-to-end cases. The tier, keep-alive, offload and LRU rules themselves are tested in-process with
+millisecond timers in test_scheduler.py."""
 from __future__ import annotations
 
 import json
@@ -9,36 +11,6 @@ import psutil
 from sa_helpers import process_gone, wait_for
 
 
-def test_load_then_offload_then_unload_by_idle_timers(sa):
-    sa.set(keep_alive=1.2, offload_after=0.4)
-    assert sa.run("load", "base").returncode == 0
-    base = sa.variant()
-    assert base["tier"] == "loaded" and base["worker_pid"] > 0 and base["rss_bytes"] > 0
-    assert base["device"] == "cpu" and base["model_bytes"] == 1234
-    pid = base["worker_pid"]
-    wait_for(lambda: sa.variant()["tier"] == "offloaded", timeout=10, what="offload")
-    assert sa.variant()["worker_pid"] == pid  # offloaded: the worker lives on
-    wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=10, what="unload")
-    wait_for(lambda: process_gone(pid), timeout=5, what="worker exit")
-    assert sa.variant()["worker_pid"] == 0
-
-
-def test_job_longer_than_keep_alive_is_never_unloaded_under_it(sa):
-    sa.set(keep_alive=0.2, offload_after=0, FAKE_STEP_S=0.1)  # a job takes 1 s, 5x the keep-alive
-    job = sa.popen(*sa.clone_args())
-    pid = wait_for(lambda: sa.variant()["running_job"] and sa.variant()["worker_pid"], what="job start")
-    seen = set()
-    while job.poll() is None:
-        v = sa.variant()
-        if v["running_job"]:
-            assert v["tier"] in ("loading", "loaded")  # never offloaded or unloaded under a running job
-            seen.add(v["worker_pid"])
-        time.sleep(0.05)
-    assert job.returncode == 0, job.stderr.read()
-    assert seen == {pid}
-    wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=5, what="unload after keep-alive")
-
-
 def test_keep_alive_zero_unloads_after_the_job(sa):
     result = sa.run(*sa.clone_args(), "--keep-alive", "0")
     assert result.returncode == 0, result.stderr
@@ -46,47 +18,18 @@ def test_keep_alive_zero_unloads_after_the_job(sa):
     assert not sa.worker_pids()
 
 
-def test_a_requests_keep_alive_applies_to_that_request_only(sa):
-    assert sa.run(*sa.clone_args("a.wav"), "--keep-alive", "0").returncode == 0
-    wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=5, what="unload after keep-alive 0")
-    assert sa.run(*sa.clone_args("b.wav")).returncode == 0  # no --keep-alive: the daemon's 300 s again
-    time.sleep(0.5)
-    v = sa.variant()
-    assert v["tier"] == "loaded" and v["keep_alive_s"] == 300.0
-
-
-def test_negative_keep_alive_keeps_and_ceiling_caps_it(sa):
-    sa.set(keep_alive_max=0.5, offload_after=0)
-    assert sa.run(*sa.clone_args(), "--keep-alive", "-1").returncode == 0
-    assert sa.variant()["keep_alive_s"] == 0.5  # capped by the daemon-wide ceiling
-    wait_for(lambda: sa.variant()["tier"] == "unloaded", timeout=5, what="capped unload")
-
-
-def test_negative_keep_alive_without_ceiling_keeps_the_model(sa):
-    sa.set(offload_after=0)
-    assert sa.run(*sa.clone_args(), "--keep-alive", "-1").returncode == 0
-    v = sa.variant()
-    assert v["tier"] == "loaded" and v["next_tier"] == "" and v["keep_alive_s"] == -1
-
-
 def test_unload_by_hand_to_cpu_and_all(sa):
     assert sa.run("load").returncode == 0
-    pid = sa.variant()["worker_pid"]
+    base = sa.variant()
+    assert base["tier"] == "loaded" and base["worker_pid"] > 0 and base["rss_bytes"] > 0
+    assert base["device"] == "cpu" and base["model_bytes"] == 1234
+    pid = base["worker_pid"]
     assert sa.run("unload", "--to-cpu").returncode == 0
     assert sa.variant()["tier"] == "offloaded" and psutil.pid_exists(pid)
     result = sa.run("unload", "--all")
     assert result.returncode == 0 and "base: unloaded" in result.stderr
     wait_for(lambda: process_gone(pid), timeout=5, what="worker exit")
     assert not sa.worker_pids()
-
-
-def test_offloaded_variant_resumes_for_the_next_job(sa):
-    assert sa.run("load").returncode == 0
-    pid = sa.variant()["worker_pid"]
-    assert sa.run("unload", "--to-cpu").returncode == 0
-    assert sa.run(*sa.clone_args()).returncode == 0
-    v = sa.variant()
-    assert v["tier"] == "loaded" and v["worker_pid"] == pid and v["jobs_served"] == 1
 
 
 def test_idle_daemon_shuts_itself_down(sa):
