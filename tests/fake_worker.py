@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from stepaudio_protos.errors import Reason
 from stepaudiod.errors import DaemonError
-from stepaudiod.jobs import Progress
+from stepaudiod.jobs import Audio, Progress
 from stepaudiod.worker_runner import WorkerSpec
 
 _pids = itertools.count(90001)
@@ -50,7 +50,7 @@ class FakeWorker:
             return {"device": "cpu", "model_bytes": 1234, "folder": payload["options"]["models_dir"]}
         if op in ("offload", "resume"):
             return {"device": "cpu"}
-        return await self._job(op, payload["request"], progress)
+        return await self._job(op, payload["request"], progress, audio)
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -78,7 +78,7 @@ class FakeWorker:
         """Let a held job finish."""
         self._release.set()
 
-    async def _job(self, op: str, request: dict[str, Any], progress) -> dict[str, Any]:
+    async def _job(self, op: str, request: dict[str, Any], progress, audio) -> dict[str, Any]:
         text = str(request.get("text", ""))
         self._cancelled = False
         self._release.clear()
@@ -93,6 +93,9 @@ class FakeWorker:
                 await self._release.wait()
             if self._cancelled:
                 raise DaemonError(Reason.CANCELLED, "cancelled")
+            if request.get("stream") and audio is not None:
+                for index in range(2):
+                    audio(Audio(index, 24000, "s16le", b"\x01\x00" * 4))
         finally:
             self.running.clear()
         if op == "transcribe":

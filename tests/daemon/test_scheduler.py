@@ -13,7 +13,7 @@ from fake_worker import FakeWorkers
 from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.settings import load_settings
 from stepaudiod.errors import DaemonError
-from stepaudiod.jobs import Done, Failed, Job, Progress, Queued
+from stepaudiod.jobs import Audio, Done, Failed, Job, Progress, Queued
 from stepaudiod.scheduler import Scheduler
 from stepaudiod.tiers import Tier
 
@@ -28,9 +28,9 @@ class Harness:
         self.scheduler = Scheduler(loaded, worker_factory=self.workers)
 
     def job(self, kind: str = "clone", variant: str = "base", text: str = "hi", out: str = "out.wav",
-            keep_alive: float | None = None) -> Job:
+            keep_alive: float | None = None, stream: bool = False) -> Job:
         target = None if kind in ("load", "transcribe") else self.work / out
-        job = Job(kind=kind, variant=variant, payload={"text": text}, target=target,
+        job = Job(kind=kind, variant=variant, payload={"text": text, "stream": stream}, target=target,
                   keep_alive=self.scheduler.cap_keep_alive(keep_alive))
         self.scheduler.submit(job)
         return job
@@ -317,3 +317,17 @@ async def test_results_carry_timings_variant_progress_and_prompt_cache_counts(h)
     assert Progress("loading", 0.0, detail="starting worker") in job.seen
     assert Progress("loading", 1.0, detail="weights") in job.seen  # the engine's stage, under "loading"
     assert Progress("generating", 0.5, tokens=4) in job.seen
+
+
+@in_loop()
+async def test_streamed_audio_pieces_reach_the_job_in_order_and_time_the_first_audio(h):
+    from stepaudiod.server import _to_proto
+
+    job = h.job(stream=True)
+    done = await outcome(job)
+    assert isinstance(done, Done)
+    pieces = [e for e in job.seen if isinstance(e, Audio)]
+    assert [p.index for p in pieces] == [0, 1] and pieces[0].pcm == b"\x01\x00" * 4
+    assert 0 < done.result.timings["first_audio"] <= done.result.timings["total"]
+    wire = _to_proto(job.id, pieces[0])
+    assert (wire.audio.index, wire.audio.sample_rate, wire.audio.encoding) == (0, 24000, "s16le")
