@@ -191,13 +191,13 @@ def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]
             ref_text = ref_text if ref_text is not None else voice_text
         if ref is None:
             raise validate.Invalid("ref", "the clone job has no reference", 'add "ref": "ref.wav" or "voice": "name"')
-        return requests.clone_request(ref, fields.get("text", ""), ref_text, opts)
+        return requests.clone_request(ref, fields.get("text", ""), ref_text, opts, fields.get("language"))
     if "input" not in fields:
         raise validate.Invalid("input", "the edit job has no input", 'add "input": "in.wav"')
     edit_type, option = validate.edit_choice(fields)
     option = "" if isinstance(option, bool) else option
     return requests.edit_request(fields["input"], edit_type, option, fields.get("text"), fields.get("iterations", 1),
-                                 opts)
+                                 opts, fields.get("language"))
 
 
 def _run_one(client, prepared: dict, stop: threading.Event, calls: set) -> dict:

@@ -26,13 +26,15 @@ DIR_PARAMS = {"models_dir"}
 def _choice_params() -> dict[str, dict[str, str]]:
     """Fixed choices (choice -> one-line description, may be empty) by parameter name, or by
     "command path:name" where a name means different things in different commands."""
-    from stepaudio_protos import edits
+    from stepaudio_protos import edits, languages
     from stepaudio_protos.settings import VARIANTS, setting_fields
 
     described = edits.OPTION_DESCRIPTIONS
     settings = {f.name: f.metadata["help"] for f in setting_fields() if not f.metadata["hidden"]}  # `config set`
     return {"emotion": described["emotion"], "style": described["style"], "speed": described["speed"],
-            "variant": dict.fromkeys(VARIANTS, ""), "config set:key": settings, "config unset:key": settings,
+            "variant": dict.fromkeys(VARIANTS, ""),
+            "language": {name: tag or "(no tag: the default)" for name, tag in languages.LANGUAGES.items()},
+            "config set:key": settings, "config unset:key": settings,
             # the parts `models verify|pull` accept (stepaudio_cli/models_cmd.py, their PART help texts)
             "models verify:part": dict.fromkeys(["tokenizer", *VARIANTS], ""),
             "models pull:part": dict.fromkeys(["base", "awq", "tokenizer"], "")}

@@ -21,6 +21,10 @@ from stepaudio_cli.options import flag
 from stepaudio_cli.render import ProgressView, err, human_seconds, print_json
 from stepaudio_protos.errors import Exit
 
+LANGUAGE_HELP = ("language of TEXT: mandarin, english, cantonese, sichuanese, japanese, korean (puts the model's "
+                 "[Japanese]-style tag in front); japanese and korean references need --ref-text")
+
+
 @with_job_options
 def clone(
     ctx: typer.Context,
@@ -30,6 +34,7 @@ def clone(
     ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference recording "
                                                                     "(default: transcribe it)"),
     voice: Optional[str] = typer.Option(None, "--voice", help="use a saved voice instead of REF (voices add)"),
+    language: Optional[str] = typer.Option(None, "--language", help=LANGUAGE_HELP),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the text to speak from a file ('-' = stdin)"),
     json_out: bool = flag("--json", help="print the result as JSON"),
     opts: JobOptions = JobOptions(),
@@ -58,7 +63,7 @@ def clone(
         given = ref
         ref, out, final = _io(stack, cli, ref, opts.output, opts.force, "text" if text_file == "-" else "")
         with _named_stdio(ref if given == "-" else "", out if final == "-" else ""):
-            request = requests.clone_request(ref, text, ref_text, opts.to(out, opts.force or final == "-"))
+            request = requests.clone_request(ref, text, ref_text, opts.to(out, opts.force or final == "-"), language)
             run_job(cli, request, "clone", json_out, final)
 
 
@@ -70,11 +75,13 @@ def edit(
     style: Optional[str] = typer.Option(None, "--style", help="whisper, serious, child, … (see list-edits)"),
     speed: Optional[str] = typer.Option(None, "--speed", help="faster | slower | 'more faster' | 'more slower'"),
     paralinguistic: Optional[str] = typer.Option(
-        None, "--paralinguistic", help="the transcript with sound tags, e.g. 'Well [Laughter] okay'"),
+        None, "--paralinguistic", help="the transcript with sound tags, e.g. 'Well [laugh] okay' (see list-edits)"),
     denoise: bool = flag("--denoise", help="remove background noise"),
     vad: bool = flag("--vad", help="remove silences"),
     text: Optional[str] = typer.Option(None, "--text", help="transcript of IN (default: transcribe it)"),
     text_file: Optional[str] = typer.Option(None, "--text-file", help="read the transcript from a file ('-' = stdin)"),
+    language: Optional[str] = typer.Option(None, "--language", help="language spoken in IN; japanese and korean "
+                                           "need --text (the bundled recogniser cannot transcribe them)"),
     iterations: int = typer.Option(1, "--iterations", "-n", help="edit passes (1-10), each on the last output"),
     json_out: bool = flag("--json", help="print the result as JSON"),
     opts: JobOptions = JobOptions(),
@@ -89,7 +96,7 @@ def edit(
         source, out, final = _io(stack, cli, input_audio, opts.output, opts.force, "text" if text_file == "-" else "")
         with _named_stdio(source if input_audio == "-" else "", out if final == "-" else ""):
             request = requests.edit_request(source, edit_type, option, text, iterations,
-                                            opts.to(out, opts.force or final == "-"))
+                                            opts.to(out, opts.force or final == "-"), language)
             run_job(cli, request, f"edit ({edit_type})", json_out, final)
 
 

@@ -30,8 +30,9 @@ def catalog_text(data: dict) -> str:
         lines.append(f"{flag}: {entry['description']}")
         lines += _rows([(o["name"], o["description"]) for o in entry["options"]])
         if entry["type"] == "paralinguistic":
-            lines.append("  tags to put in the text:")
-            lines += _rows([(t["tag"], t["description"]) for t in data["paralinguistic_tags"]], indent="    ")
+            lines.append("  tags to put in the text (exact spelling; 'new' = the 2026-01 model only):")
+            lines += _rows([(t["tag"], t["description"] + ("  [new]" if t["releases"] == ["2026-01"] else ""))
+                            for t in data["paralinguistic_tags"]], indent="    ")
         lines.append("")
     lines.append("example: stepaudio edit in.wav --text 'what it says' --emotion happy -o out.wav")
     return "\n".join(lines)

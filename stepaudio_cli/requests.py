@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
-from stepaudio_protos import validate
+from stepaudio_protos import languages, pinyin, validate
 from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS, checks_needed  # noqa: F401
 from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.validate import EDIT_FLAGS, MAX_CANDIDATES, VARIANTS  # noqa: F401  (re-exported)
@@ -49,19 +49,47 @@ def edit_choice(values: dict[str, object]) -> tuple[str, str]:
     return edit_type, "" if isinstance(value, bool) else str(value)
 
 
-def clone_request(ref: str, text: str, ref_text: Optional[str], opts: JobOptions):
-    """A clone JobRequest; no ref_text (None) means: transcribe the reference with the bundled ASR."""
+def check_language(language: Optional[str], text: str = "") -> str:
+    """The --language value ("" when not given); a usage error for an unknown one or one that disagrees
+    with a language tag the text already starts with."""
+    language = (language or "").lower()
+    _, problem = languages.tagged_text(text, language)
+    if problem:
+        raise CliError(problem, f"languages: {', '.join(languages.LANGUAGES)}", Exit.USAGE)
+    return language
+
+
+def check_pinyin(text: str, what: str) -> None:
+    problem = pinyin.check_pinyin(text)
+    if problem:
+        raise CliError(f"{what}: {problem}", "", Exit.USAGE)
+
+
+def needs_transcript(language: str, given: Optional[str], option: str, what: str) -> None:
+    """Japanese/Korean speech cannot be transcribed by the bundled ASR: ask for the transcript up front."""
+    if given is None and not languages.transcribable(language):
+        raise CliError(f"the {what} is in {language.capitalize()}, which the bundled speech recogniser cannot "
+                       "transcribe (it knows Mandarin, Cantonese and English)",
+                       f"give its transcript with {option} \"...\"", Exit.USAGE)
+
+
+def clone_request(ref: str, text: str, ref_text: Optional[str], opts: JobOptions, language: Optional[str] = None):
+    """A clone JobRequest; no ref_text (None) means: transcribe the reference with the bundled ASR.
+    `language` is the text's (docs/engine/upstream-2026.md#languages)."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
     if ref_text is not None:
         check_text(ref_text, "reference text")
-    job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=ref_text or "",
-                      text=check_text(text, "text to speak"))
+    text = check_text(text, "text to speak")
+    lang = check_language(language, text)
+    check_pinyin(text, "text to speak")
+    needs_transcript(lang, ref_text, "--ref-text", "reference")
+    job = pb.CloneJob(ref_audio=check_input_audio(ref), ref_text=ref_text or "", text=text, language=lang)
     return _common(pb.JobRequest(clone=job), opts)
 
 
 def edit_request(source: str, edit_type: str, option: str, transcript: Optional[str], iterations: int,
-                 opts: JobOptions):
+                 opts: JobOptions, language: Optional[str] = None):
     """An edit JobRequest; no transcript (None) means: transcribe the input with the bundled ASR."""
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
@@ -76,11 +104,14 @@ def edit_request(source: str, edit_type: str, option: str, transcript: Optional[
     if edit_type == "paralinguistic":
         target, option = check_text(option, "paralinguistic text"), ""
         try:
-            validate.paralinguistic(target)
+            validate.paralinguistic(target)   # sound tags and pinyin
         except validate.Invalid as exc:
             raise usage_error(exc) from None
+    lang = check_language(language)
+    if edit_type in TRANSCRIPT_NEEDED:
+        needs_transcript(lang, transcript or None, "--text", "input")
     job = pb.EditJob(input_audio=check_input_audio(source), audio_text=transcript, edit_type=edit_type,
-                     edit_info=option, text=target, iterations=iterations)
+                     edit_info=option, text=target, iterations=iterations, language=lang)
     return _common(pb.JobRequest(edit=job), opts)
 
 

@@ -108,6 +108,7 @@ class CloneRequest:
     format: str = "wav"             # wav | flac | mp3 | opus | pcm (stepaudio_protos/formats.py)
     sample_format: str = "s16"      # s16 | float (wav and pcm only)
     stream: bool = False            # hand out audio as it is made (AUDIO_STAGE progress calls)
+    language: str = ""              # language of the text (its tag goes in front; docs/engine/upstream-2026.md)
 
 
 @dataclass
@@ -125,6 +126,7 @@ class EditRequest:
     format: str = "wav"
     sample_format: str = "s16"
     stream: bool = False
+    language: str = ""              # language spoken in the input ("" = unknown); guards the transcription
 
 
 @dataclass

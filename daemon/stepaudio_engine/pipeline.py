@@ -24,7 +24,8 @@ from stepaudio_engine.api import (AUDIO_STAGE, CancelToken, CloneRequest, EditRe
 from stepaudio_engine.checks import Candidate, best, checks_needed, score
 from stepaudio_engine.joins import Stitcher
 from stepaudio_engine.output_writer import OutputWriter, pcm_bytes
-from stepaudio_engine.llm.prompts import PromptBuilder, speaker_id_for, validate_edit
+from stepaudio_engine.llm.languages import check_language, require_transcript, text_language, with_language_tag
+from stepaudio_engine.llm.prompts import PromptBuilder, check_sound_tags, speaker_id_for, validate_edit
 from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
 from stepaudio_engine.prompt_cache import PromptCache, PromptEntry, audio_key
 
@@ -107,6 +108,9 @@ class Pipeline:
         _reject_control_tokens(req.ref_text, "reference text")
         if req.ref_text.strip():  # empty: the ASR transcribes the reference; given: it must hold words
             _require_text(req.ref_text, "reference text")
+        else:
+            require_transcript(req.language, "reference", "--ref-text")
+        language = text_language(with_language_tag(req.text, req.language), req.language)  # checks a clash
         run = Run(progress, cancel)
         wav, sr = audio.load_audio(req.ref_audio, MAX_INPUT_SECONDS)
         _require_sound(wav, req.ref_audio, "reference audio")
@@ -125,7 +129,8 @@ class Pipeline:
                 run.cancel.check()
                 if len(chunks) > 1:
                     run.progress("chunk", i / len(chunks), {"text": f"chunk {i + 1} of {len(chunks)}"})
-                ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens, chunk.text, speaker)
+                ids = self.prompts.clone_prompt(ref_text, prepared.entry.tokens.prompt_tokens,
+                                                with_language_tag(chunk.text, language), speaker)
                 cap = _clone_budget(chunk.text)
                 part: dict = {}
                 kept = self.generate_best(ids, cap, prepared, seed + CHUNK_SEED_STRIDE * i, chunk.text, req.check,
@@ -145,7 +150,8 @@ class Pipeline:
         return self.result(req.output, out.frames, run, seed, stop, [prepared.cache],
                            {"kind": "clone", "speaker_id": speaker,
                             "max_new_tokens": max(i["max_new_tokens"] for i in infos),
-                            "format": out.format, "sample_format": out.sample_format}, notes)
+                            "format": out.format, "sample_format": out.sample_format,
+                            "language": language, "release": self.prompts.release}, notes)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         validate_edit(req.edit_type, req.edit_info)
@@ -157,6 +163,11 @@ class Pipeline:
         _reject_control_tokens(req.text, "paralinguistic text")
         if req.audio_text.strip():  # empty: the ASR transcribes the input; given: it must hold words
             _require_text(req.audio_text, "transcript of the input audio")
+        elif req.edit_type not in ("denoise", "vad"):
+            require_transcript(req.language, "input audio", "--text")
+        check_language(req.language)
+        if req.edit_type == "paralinguistic":
+            check_sound_tags(req.text, self.prompts.release)  # before any audio work
         run = Run(progress, cancel)
         source, text, stop, caches = req.input_audio, req.audio_text, "", []
         # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
@@ -198,7 +209,7 @@ class Pipeline:
         return self.result(req.output, out.frames, run, seed, kept.stop, caches,
                            {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
                             "iterations": req.iterations, "format": out.format,
-                            "sample_format": out.sample_format}, notes)
+                            "sample_format": out.sample_format, "release": self.prompts.release}, notes)
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         run = Run(progress, cancel)
@@ -289,7 +300,8 @@ class Pipeline:
     def speak(self, ids: list[int], cap: int, prepared: Prepared, seed: Optional[int],
               run: Run) -> tuple[np.ndarray, Optional[int], str]:
         started = time.monotonic()
-        opts = GenerationOptions(seed=seed, max_length=min(MAX_TOTAL_IDS, len(ids) + cap))
+        opts = GenerationOptions.for_release(self.prompts.release, seed=seed,
+                                             max_length=min(MAX_TOTAL_IDS, len(ids) + cap))
         gen = generate_detailed(self.llm, ids, opts, run.progress, run.cancel)
         run.watch.add("generate", started)
         started = time.monotonic()

@@ -158,9 +158,10 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         target = outputs.check_output(request.output, request.force)
         if kind == "clone":
             c = request.clone
-            payload = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text}
+            payload = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text, "language": c.language}
             _require_input(c.ref_audio)
             self._check_text_length(c.text)
+            _check_text_controls(c.text, c.language)
         else:
             payload = _edit_payload(request.edit)
             _require_input(request.edit.input_audio)
@@ -214,8 +215,10 @@ def _edit_payload(e: pb.EditJob) -> dict:
         option = _checked(validate.edit_option, e.edit_type, e.edit_info)
     elif e.edit_type == "paralinguistic":
         target = _checked(validate.paralinguistic, e.text)
+    _check_text_controls(target, e.language)
     return {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
-            "edit_info": option, "text": target, "iterations": _checked(validate.iterations, e.iterations or 1)}
+            "edit_info": option, "text": target, "iterations": _checked(validate.iterations, e.iterations or 1),
+            "language": e.language}
 
 
 def _require_input(path: str) -> None:
@@ -223,6 +226,15 @@ def _require_input(path: str) -> None:
         raise DaemonError(Reason.BAD_INPUT, f"input path must be absolute: {path!r}", "the CLI sends absolute paths")
     if not os.path.exists(path):
         raise DaemonError(Reason.BAD_INPUT, f"{path} does not exist")
+
+
+def _check_text_controls(text: str, language: str) -> None:
+    """--language and pinyin in the text, checked as the CLI checks them (other clients may send anything)."""
+    from stepaudio_protos import languages, pinyin
+
+    problem = languages.check_language(language) or pinyin.check_pinyin(text)
+    if problem:
+        raise DaemonError(Reason.BAD_INPUT, problem, "see `stepaudio clone --help` (--language, pinyin)")
 
 
 def _output_format(request: pb.JobRequest, target: Path) -> dict:

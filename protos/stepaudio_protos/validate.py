@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from stepaudio_protos import edits
+from stepaudio_protos import edits, languages, pinyin
 from stepaudio_protos.errors import Reason
 from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS
 
@@ -115,9 +115,18 @@ def paralinguistic(value: Any, name: str = "paralinguistic") -> str:
     text = string(value, name)
     if not text.strip():
         raise Invalid(name, "the paralinguistic text is empty", "e.g. 'Well [Laughter] that was fun'")
-    problem = edits.check_paralinguistic(text)
+    problem = edits.check_paralinguistic(text) or pinyin.check_pinyin(text)
     if problem:
         raise Invalid(name, problem)
+    return text
+
+
+def language(value: Any, name: str = "language") -> str:
+    """A --language value (docs/engine/upstream-2026.md#languages), case-insensitive."""
+    text = string(value, name).strip().lower()
+    problem = languages.check_language(text)
+    if problem:
+        raise Invalid(name, problem, f"languages: {', '.join(languages.LANGUAGES)}")
     return text
 
 
@@ -156,6 +165,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("keep_alive", BOTH, keep_alive),
     Field("check", BOTH, lambda v: flag_value(v, "check")),
     Field("candidates", BOTH, candidates),
+    Field("language", BOTH, language),
     Field("iterations", ("edit",), iterations),
     Field("emotion", ("edit",), _edit("emotion")),
     Field("style", ("edit",), _edit("style")),

@@ -237,7 +237,7 @@ CASES = [
     Case("two edit flags", edit("--emotion", "happy", "--denoise", "--text", "a"), USAGE, "exactly one"),
     Case("unknown emotion", edit("--emotion", "ecstatic", "--text", "a"), USAGE, "emotion"),
     Case("unknown sound tag", edit("--paralinguistic", "bad [Laugh] tag", "--text", "bad tag"), USAGE,
-         "unknown sound tag '[Laugh]'; did you mean '[Laughter]'?"),
+         "unknown sound tag '[Laugh]'; did you mean '[laugh]'?"),
     Case("paralinguistic text without a tag", edit("--paralinguistic", "no tags here", "--text", "no tags here"),
          USAGE, "has no sound tag"),
     Case("--voice with --ref-text", lambda d, out: ["clone", "--voice", "alice", "hi", "--ref-text", "a", "-o", out],

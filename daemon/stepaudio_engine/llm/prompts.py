@@ -5,6 +5,10 @@ Facts from UP (stepfun-ai/Step-Audio-EditX aacb90a): config/prompts.py (both sys
 tts.py `_build_audio_edit_instruction`, `_encode_audio_edit_prompt`, `_encode_audio_edit_clone_prompt`,
 `generate_clone_voice_id`; config/edit_config.py (option lists). The prompt is encoded piecewise, one
 tokenizer call per segment, joined with the ids <s> 1, <|BOT|> 4 and <|EOT|> 3.
+
+A 2026-01 folder (one with a chat template, stepaudio_engine.release) is prompted as upstream does since
+UP@9642328: the same messages rendered through the folder's chat template and encoded in one call without
+BOS (docs/engine/upstream-2026.md "Prompts").
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from stepaudio_engine.api import EngineError, Reason
+from stepaudio_engine.release import RELEASE_2025, RELEASE_2026, chat_template
 
 from .text_tokenizer import TextTokenizer
 
@@ -71,9 +76,42 @@ EDIT_TYPE_DESCRIPTIONS: dict[str, str] = {
     "vad": "remove silent portions (the transcript is not used)",
 }
 
-# tags the model knows for paralinguistic edits (docs/engine/llm.md#edit-types)
-PARALINGUISTIC_TAGS = ["[Breathing]", "[Laughter]", "[Surprise-oh]", "[Confirmation-en]", "[Uhm]",
-                       "[Surprise-ah]", "[Surprise-wa]", "[Sigh]", "[Question-ei]", "[Dissatisfaction-hnn]"]
+# Sound tags for paralinguistic edits per release (docs/engine/llm.md#edit-types; README at UP@4d66378 for
+# 2026-01: docs/engine/upstream-2026.md)
+# The engine's copy of stepaudio_protos.edits' lists; a test keeps them equal.
+TAGS_2025 = ["[Breathing]", "[Laughter]", "[Surprise-oh]", "[Confirmation-en]", "[Uhm]",
+             "[Surprise-ah]", "[Surprise-wa]", "[Sigh]", "[Question-ei]", "[Dissatisfaction-hnn]"]
+TAGS_2026 = ["[sigh]", "[inhale]", "[laugh]", "[chuckle]", "[exhale]", "[clears throat]", "[snort]", "[giggle]",
+             "[cough]", "[breath]", "[uhm]", "[Confirmation-en]", "[Surprise-oh]", "[Surprise-ah]",
+             "[Surprise-wa]", "[Surprise-yo]", "[Dissatisfaction-hnn]", "[Question-ei]", "[Question-ah]",
+             "[Question-en]", "[Question-yi]", "[Question-oh]"]
+LEGACY_TAGS = ["[Breathing]", "[Laughter]", "[Uhm]", "[Sigh]"]   # 2025 spellings the 2026 README still lists
+PARALINGUISTIC_TAGS = TAGS_2026 + [t for t in TAGS_2025 if t not in TAGS_2026]
+_LANGUAGE_TAGS = ("[Cantonese]", "[Sichuanese]", "[Japanese]", "[Korean]")
+
+
+def tags_for(release: str | None) -> list[str]:
+    if release == RELEASE_2025:
+        return list(TAGS_2025)
+    if release == RELEASE_2026:
+        return TAGS_2026 + LEGACY_TAGS
+    return list(PARALINGUISTIC_TAGS)
+
+
+def check_sound_tags(text: str, release: str) -> None:
+    """BAD_INPUT unless the paralinguistic text has a sound tag and every bracketed tag is one of `release`."""
+    import re
+
+    known = tags_for(release)
+    brackets = [b for b in re.findall(r"\[[^\[\]]*\]", text) if b not in _LANGUAGE_TAGS]
+    if not brackets:
+        raise EngineError(Reason.BAD_INPUT, "the paralinguistic text has no sound tag",
+                          f"write the transcript with tags where the sounds go, e.g. 'Well {known[0]} that was fun'")
+    for tag in brackets:
+        if tag not in known:
+            raise EngineError(Reason.BAD_INPUT, f"unknown sound tag {tag!r} for the {release} model",
+                              f"{_did_you_mean(tag, known)}tags of this model: {', '.join(known)}")
+
 
 AudioTokens = Union[str, Sequence[int]]
 
@@ -168,6 +206,9 @@ class PromptBuilder:
 
     def __init__(self, llm_folder: Path) -> None:
         self.tokenizer = TextTokenizer(Path(llm_folder))
+        self.template = chat_template(Path(llm_folder))
+        self.release = RELEASE_2026 if self.template is not None else RELEASE_2025
+        self._special = _special_tokens(Path(llm_folder))
 
     def _enc(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
@@ -178,10 +219,22 @@ class PromptBuilder:
                 + [BOT_ID] + self._enc("human\n") + user_ids + [EOT_ID]
                 + [BOT_ID] + self._enc("assistant\n"))
 
+    def chat_text(self, system_text: str, user_text: str) -> str:
+        """The folder's chat template rendered as transformers' apply_chat_template renders it (sandboxed
+        Jinja, trim_blocks + lstrip_blocks, add_generation_prompt=True)."""
+        return render_chat_template(self.template or "", [{"role": "system", "content": system_text},
+                                                          {"role": "user", "content": user_text}], self._special)
+
+    def _chat(self, system_text: str, user_text: str) -> list[int]:
+        # apply_chat_template(tokenize=True) encodes the rendered text once, with add_special_tokens=False
+        return self.tokenizer.encode(self.chat_text(system_text, user_text), add_bos=False)
+
     def clone_prompt(self, ref_text: str, ref_audio: AudioTokens, target_text: str, speaker_id: str) -> list[int]:
         """Prompt ids to speak `target_text` in the voice of the reference (text + audio tokens + speaker id)."""
         system = CLONE_SYSTEM_TEMPLATE.format(speaker=speaker_id, prompt_text=ref_text,
                                               prompt_wav_tokens=audio_token_string(ref_audio))
+        if self.template is not None:
+            return self._chat(system, target_text)
         # encode "⏎"+target and drop as many ids as "⏎" alone gives: the target gets no leading ▁
         # (docs/engine/llm.md#prompts-exact)
         prefix = self._enc("\n")
@@ -193,9 +246,50 @@ class PromptBuilder:
         """Prompt ids to edit the audio (its transcript + audio tokens) as `edit_type`/`edit_info` says.
         `target_text` is the tagged text of a paralinguistic edit (ignored otherwise)."""
         validate_edit(edit_type, edit_info)
-        if edit_type == "paralinguistic" and not target_text.strip():
-            raise EngineError(Reason.BAD_INPUT, "a paralinguistic edit needs a target text",
-                              f"give the transcript with tags where the sounds go, e.g. {PARALINGUISTIC_TAGS[1]}")
+        if edit_type == "paralinguistic":
+            if not target_text.strip():
+                raise EngineError(Reason.BAD_INPUT, "a paralinguistic edit needs a target text",
+                                  "give the transcript with tags where the sounds go, e.g. "
+                                  f"{tags_for(self.release)[0]}")
+            check_sound_tags(target_text, self.release)
         instruction = edit_instruction(edit_type, edit_info, audio_text, target_text)
-        user = self._enc(f"{instruction}\n{audio_token_string(audio).strip()}\n")
-        return self._turns(EDIT_SYSTEM_PROMPT, user)
+        user = f"{instruction}\n{audio_token_string(audio).strip()}\n"
+        if self.template is not None:
+            return self._chat(EDIT_SYSTEM_PROMPT, user)
+        return self._turns(EDIT_SYSTEM_PROMPT, self._enc(user))
+
+
+def _special_tokens(folder: Path) -> dict[str, str]:
+    """bos/eos/unk/pad token strings from tokenizer_config.json, as the template sees them."""
+    import json
+
+    defaults = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
+    try:
+        data = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return defaults
+    for key in defaults:
+        value = data.get(key)
+        if isinstance(value, dict):  # AddedToken form
+            value = value.get("content")
+        if isinstance(value, str):
+            defaults[key] = value
+    return defaults
+
+
+def render_chat_template(template: str, messages: list[dict], special: dict[str, str]) -> str:
+    """Render a Hugging Face chat template the way transformers does, in Jinja's immutable sandbox (a
+    template can read its inputs but not call into Python); no model code runs."""
+    from jinja2 import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    env.globals["raise_exception"] = raise_exception
+    try:
+        return env.from_string(template).render(messages=messages, add_generation_prompt=True, **special)
+    except TemplateError as exc:
+        raise EngineError(Reason.MODEL_CORRUPT, f"the model folder's chat template failed: {exc}",
+                          "download tokenizer_config.json of the model again") from exc

@@ -9,6 +9,10 @@ Per step, on the last position's logits cast to float32:
    are kept, as transformers does); 4. softmax and one multinomial draw.
 Greedy mode applies only step 1 and takes the argmax (as transformers' greedy search applies only processors).
 Stops after <|EOT|> (3) or when prompt + generated reach max_length (8192). </s> (2) does not stop.
+
+The 2026-01 release is sampled as upstream's vLLM path does (UP@a652e87:tts.py `_generate`,
+docs/engine/upstream-2026.md "Generation"): temperature 0.7 over the whole vocabulary (no top-k), no
+repetition ban, and the last id is dropped only when it is <|EOT|>. `GenerationOptions.for_release` picks it.
 """
 from __future__ import annotations
 
@@ -39,6 +43,15 @@ class GenerationOptions:
     seed: Optional[int] = None     # None: a fresh random seed (reported in GenerationResult.seed)
     greedy: bool = False
     prefill_chunk: int = 512       # prompt positions per forward while filling the cache (bounds the bias size)
+    repetition_ban: bool = True    # upstream's RepetitionAwareLogitsProcessor (2025 path only)
+    drop_last: str = "always"      # "always" (transformers path) | "eot" (vLLM path: only a final <|EOT|>)
+
+    @classmethod
+    def for_release(cls, release: str, **kwargs) -> "GenerationOptions":
+        """Upstream's sampling for a model release ("2025-11": transformers generate; "2026-01": vLLM)."""
+        if release == "2026-01":
+            kwargs = {"top_k": 0, "repetition_ban": False, "drop_last": "eot", **kwargs}
+        return cls(**kwargs)
 
 
 @dataclass
@@ -77,7 +90,9 @@ def keep_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
 def choose_next(logits: torch.Tensor, history: Sequence[int], opts: GenerationOptions,
                 generator: Optional[torch.Generator]) -> int:
     """One decoding step on float32 logits of shape (vocab,)."""
-    scores = ban_repeated_last(logits.float().clone(), history)
+    scores = logits.float().clone()
+    if opts.repetition_ban:
+        scores = ban_repeated_last(scores, history)
     if opts.greedy:
         return int(torch.argmax(scores))
     scores = keep_top_k(scores / opts.temperature, opts.top_k)
@@ -85,14 +100,15 @@ def choose_next(logits: torch.Tensor, history: Sequence[int], opts: GenerationOp
     return int(torch.multinomial(probs, num_samples=1, generator=generator))
 
 
-def audio_tokens_from_output(new_ids: Sequence[int]) -> tuple[list[int], int]:
-    """Upstream's post-processing (docs/engine/llm.md#upstream-post-processing): drop the last id unconditionally (the
-    stop id; at the
-    length cap this loses one audio id, as upstream does), then LLM id - 65536. Unlike upstream we also drop
-    ids outside the audio range (VLLMO/MLXS do the same) instead of handing negative ids to the vocoder.
-    Returns (tokens, number dropped)."""
-    kept = [i - AUDIO_ID_OFFSET for i in new_ids[:-1] if AUDIO_ID_OFFSET <= i < AUDIO_ID_OFFSET + AUDIO_TOKEN_COUNT]
-    return kept, max(len(new_ids) - 1, 0) - len(kept)
+def audio_tokens_from_output(new_ids: Sequence[int], drop_last: str = "always") -> tuple[list[int], int]:
+    """Upstream's post-processing (docs/engine/llm.md#upstream-post-processing): drop the last id unconditionally
+    (the stop id; at the
+    length cap this loses one audio id, as upstream does) — or, with drop_last="eot" (the 2026 vLLM path),
+    only when it is <|EOT|> — then LLM id - 65536. Unlike upstream we also drop ids outside the audio range
+    (VLLMO/MLXS do the same) instead of handing negative ids to the vocoder. Returns (tokens, number dropped)."""
+    body = list(new_ids[:-1]) if drop_last == "always" or (new_ids and new_ids[-1] == EOT_ID) else list(new_ids)
+    kept = [i - AUDIO_ID_OFFSET for i in body if AUDIO_ID_OFFSET <= i < AUDIO_ID_OFFSET + AUDIO_TOKEN_COUNT]
+    return kept, len(body) - len(kept)
 
 
 def _check_prompt(llm: LoadedLLM, prompt_ids: Sequence[int], opts: GenerationOptions) -> None:
@@ -151,7 +167,7 @@ def generate_detailed(llm: LoadedLLM, prompt_ids: Sequence[int], opts: Optional[
         raise EngineError(Reason.OUT_OF_MEMORY, f"out of memory while generating on {llm.device}",
                           "use a shorter input, a 4-bit variant, or the CPU") from exc
     seconds = time.monotonic() - started
-    tokens, dropped = audio_tokens_from_output(new_ids)
+    tokens, dropped = audio_tokens_from_output(new_ids, opts.drop_last)
     if dropped:
         log.warning("the LLM produced %d non-audio ids; they were dropped", dropped)
     log.info("generated %d ids in %.2f s (%.1f/s), stop: %s", len(new_ids), seconds,

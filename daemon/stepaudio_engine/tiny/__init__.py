@@ -56,3 +56,33 @@ def ensure_tiny_models(root: Path, seed: int = 0) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+# A chat template WE wrote with the 2025 turn layout (<s>, <|BOT|>role⏎content<|EOT|>, user → human), used to
+# make a tiny folder look like a 2026-01 release (stepaudio_engine.release). Upstream's real template ships
+# only inside the 2026 model folder; this one is for tests of the 2026 code path, not a copy of it.
+TEST_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|BOT|>{{ 'human' if m['role'] == 'user' else m['role'] }}\n"
+    "{{ m['content'] }}<|EOT|>{% endfor %}{% if add_generation_prompt %}<|BOT|>assistant\n{% endif %}")
+
+
+def tiny_as_2026(tiny_root: Path, dest: Path) -> Path:
+    """A models folder at `dest` that shares every file of the tiny folder (symlinks) but whose base LLM
+    folder has a chat template, i.e. reads as the 2026-01 release. Returns dest."""
+    from stepaudio_engine.llm.variants import variant_folder
+
+    tiny_root, dest = Path(tiny_root), Path(dest)
+    dest.mkdir(parents=True)
+    base = variant_folder(tiny_root, "base")
+    for item in tiny_root.iterdir():
+        if item != base:
+            os.symlink(item, dest / item.name)
+    llm = dest / base.name
+    llm.mkdir()
+    for item in base.iterdir():
+        if item.name != "tokenizer_config.json":
+            os.symlink(item, llm / item.name)
+    config_path = base / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    (llm / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": TEST_CHAT_TEMPLATE}))
+    return dest

@@ -169,30 +169,34 @@ class UnloadReply(_message.Message):
     def __init__(self, unloaded: _Optional[_Iterable[str]] = ..., offloaded: _Optional[_Iterable[str]] = ..., deferred: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CloneJob(_message.Message):
-    __slots__ = ("ref_audio", "ref_text", "text")
+    __slots__ = ("ref_audio", "ref_text", "text", "language")
     REF_AUDIO_FIELD_NUMBER: _ClassVar[int]
     REF_TEXT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     ref_audio: str
     ref_text: str
     text: str
-    def __init__(self, ref_audio: _Optional[str] = ..., ref_text: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    language: str
+    def __init__(self, ref_audio: _Optional[str] = ..., ref_text: _Optional[str] = ..., text: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class EditJob(_message.Message):
-    __slots__ = ("input_audio", "audio_text", "edit_type", "edit_info", "text", "iterations")
+    __slots__ = ("input_audio", "audio_text", "edit_type", "edit_info", "text", "iterations", "language")
     INPUT_AUDIO_FIELD_NUMBER: _ClassVar[int]
     AUDIO_TEXT_FIELD_NUMBER: _ClassVar[int]
     EDIT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EDIT_INFO_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     input_audio: str
     audio_text: str
     edit_type: str
     edit_info: str
     text: str
     iterations: int
-    def __init__(self, input_audio: _Optional[str] = ..., audio_text: _Optional[str] = ..., edit_type: _Optional[str] = ..., edit_info: _Optional[str] = ..., text: _Optional[str] = ..., iterations: _Optional[int] = ...) -> None: ...
+    language: str
+    def __init__(self, input_audio: _Optional[str] = ..., audio_text: _Optional[str] = ..., edit_type: _Optional[str] = ..., edit_info: _Optional[str] = ..., text: _Optional[str] = ..., iterations: _Optional[int] = ..., language: _Optional[str] = ...) -> None: ...
 
 class TranscribeJob(_message.Message):
     __slots__ = ("audio",)
