@@ -1,4 +1,4 @@
-"""Audio in and out of the HTTP server: uploads staged in a private folder, responses encoded.
+"""Audio into the HTTP server: uploads staged in a private folder and checked; response formats.
 
 Uploads (base64 / data URL in JSON, or multipart files) are written to a fresh 0700 folder inside the
 0700 runtime dir (the CLI's own scratch folder), checked for length, and handed to the daemon by that
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,14 @@ from pathlib import Path
 from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError, bad_request
 
-# OpenAI's response formats -> (libsndfile format, subtype, media type). aac has no encoder in
-# libsndfile; we do not ship ffmpeg.
-RESPONSE_FORMATS: dict[str, tuple[str, str, str]] = {
-    "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg"),
-    "opus": ("OGG", "OPUS", "audio/ogg"),
-    "flac": ("FLAC", "PCM_16", "audio/flac"),
-    "wav": ("WAV", "PCM_16", "audio/wav"),
-    "pcm": ("RAW", "PCM_16", "audio/pcm"),   # 24 kHz mono s16le, no header (as OpenAI's pcm)
+# OpenAI's response formats -> media type. The daemon writes each (stepaudio_protos/formats.py, with
+# libsndfile); aac has no encoder there, and we do not ship ffmpeg.
+RESPONSE_FORMATS: dict[str, str] = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",   # 24 kHz mono s16le, no header (as OpenAI's pcm)
 }
 OPENAI_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
@@ -33,8 +32,8 @@ _EXT_BY_MAGIC = ((b"RIFF", ".wav"), (b"RF64", ".wav"), (b"fLaC", ".flac"), (b"Og
 
 def check_response_format(fmt: str) -> str:
     if fmt == "aac":
-        raise bad_request("response_format aac is not available: this server encodes without ffmpeg, "
-                          "and libsndfile has no AAC encoder", "response_format",
+        raise bad_request("response_format aac is not available: stepaudio writes audio with libsndfile, which "
+                          "has no AAC encoder (and uses no ffmpeg)", "response_format",
                           "use mp3, opus, flac, wav or pcm", Reason.UNSUPPORTED)
     if fmt not in RESPONSE_FORMATS:
         raise bad_request(f"unknown response_format '{fmt}'", "response_format",
@@ -43,7 +42,7 @@ def check_response_format(fmt: str) -> str:
 
 
 def media_type(fmt: str) -> str:
-    return RESPONSE_FORMATS[fmt][2]
+    return RESPONSE_FORMATS[fmt]
 
 
 def decode_base64_audio(text: str, param: str) -> bytes:
@@ -99,18 +98,3 @@ def check_audio(path: Path, param: str, max_seconds: float) -> AudioInfo:
         raise ApiError.of(Reason.TOO_LARGE, f"{param} is {seconds:.1f} s long; the limit is {max_seconds:g} s", param,
                        "send a shorter recording (a 3-10 s reference clones best), or raise http_max_audio_s")
     return AudioInfo(seconds, info.samplerate)
-
-
-def encode(wav_path: str, fmt: str) -> bytes:
-    """The daemon's 24 kHz WAV in the requested response format."""
-    import soundfile as sf
-
-    if fmt == "wav":
-        return Path(wav_path).read_bytes()
-    container, subtype, _ = RESPONSE_FORMATS[fmt]
-    data, rate = sf.read(wav_path, dtype="int16" if fmt == "pcm" else "float32")
-    if fmt == "pcm":
-        return data.astype("<i2").tobytes()
-    out = io.BytesIO()
-    sf.write(out, data, rate, format=container, subtype=subtype)
-    return out.getvalue()

@@ -8,7 +8,7 @@ re-reads its token; a call is retried only when the daemon cannot have seen it.
 
     client = AsyncDaemonClient(paths)
     job = client.submit(request)            # a JobStream
-    async for event in job:                 # Queued, Progress, then JobResult (or JobFailed is raised)
+    async for event in job:                 # Queued, Progress, AudioChunk, then JobResult (or JobFailed)
         ...
     result = await client.run(request)      # the same, waiting for the result
 """
@@ -65,6 +65,17 @@ class Progress:
 
 
 @dataclass
+class AudioChunk:
+    """A piece of a streamed job's audio (requests with stream_audio): mono samples, no header."""
+
+    job_id: str
+    index: int
+    sample_rate: int
+    encoding: str  # s16le | f32le
+    pcm: bytes
+
+
+@dataclass
 class JobResult:
     """The end of a job: the documented JSON result (docs/json.md) as fields."""
 
@@ -84,7 +95,7 @@ class JobResult:
                 "options": self.options, "notes": self.notes, "report": self.report}
 
 
-JobEvent = Union[Queued, Progress, JobResult]
+JobEvent = Union[Queued, Progress, AudioChunk, JobResult]
 
 
 def _event(message: pb.JobEvent, job_id: str) -> JobEvent:
@@ -94,6 +105,9 @@ def _event(message: pb.JobEvent, job_id: str) -> JobEvent:
     if kind == "progress":
         p = message.progress
         return Progress(job_id, p.stage, p.fraction, p.tokens, p.detail)
+    if kind == "audio":
+        a = message.audio
+        return AudioChunk(job_id, a.index, a.sample_rate, a.encoding, a.pcm)
     if kind == "failed":
         raise JobFailed(message.failed.reason, message.failed.message, message.failed.hint)
     if kind == "done":
@@ -276,5 +290,5 @@ def _transport_error(exc: grpc.aio.AioRpcError) -> Exception:
                              "see `stepaudio daemon logs`; the next request starts it again")
 
 
-__all__ = ["AsyncDaemonClient", "JobStream", "JobResult", "Queued", "Progress", "JobEvent", "JobFailed",
-           "DaemonUnavailable"]
+__all__ = ["AsyncDaemonClient", "JobStream", "JobResult", "Queued", "Progress", "AudioChunk", "JobEvent",
+           "JobFailed", "DaemonUnavailable"]

@@ -67,7 +67,7 @@ async def edit_audio(
     extra = ExtraParams(edit_type=kind, edit_info=edit_info, iterations=iterations)
     step = reference_edit(kind, extra, text or "")
     plan = SpeechPlan([step], variant_of(model))
-    opts = RunOptions(seed, candidates, check, keep_alive)
+    opts = RunOptions(seed, candidates, check, keep_alive, format=fmt)
     async with upload_slot(request):
         with scratch_folder(request) as folder:
             path = await _staged(file, folder, "input", "file", config.limits.max_audio_s)
@@ -75,7 +75,7 @@ async def edit_audio(
             ref = Reference(str(path), None if kind == "paralinguistic" else text)
             result = await unless_disconnected(request, last_result(run_plan(request.app.state.client, plan, ref,
                                                                        text or "", folder, opts)))
-            data = await asyncio.to_thread(audio.encode, result.output, fmt)
+            data = await asyncio.to_thread(Path(result.output).read_bytes)
     return Response(data, media_type=audio.media_type(fmt), headers=result_headers(result, plan))
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from stepaudio_cli import audio_io, requests as job_requests
 from stepaudio_cli.job_options import JobOptions
+from stepaudio_protos import formats
 from stepaudio_serve.daemon_client import AsyncDaemonClient, JobEvent, JobResult
 from stepaudio_protos.errors import Reason
 from stepaudio_serve.errors import ApiError
@@ -25,6 +26,8 @@ class RunOptions:
     candidates: int = 1
     check: bool = False
     keep_alive: Optional[float] = None
+    format: str = "wav"       # of the last step's output (the daemon writes it: stepaudio_protos/formats.py)
+    stream: bool = False      # the last step sends its audio as it is made (AudioChunk events)
 
 
 @dataclass
@@ -39,15 +42,20 @@ def build_request(step: Step, index: int, last: bool, source: str, ref: Referenc
     previous step's output. `spoken` is what the audio says after the clone step (the input text)."""
     keep = opts.keep_alive if last else None
     check, candidates = (opts.check, opts.candidates) if index == 0 else (False, 1)
-    job = JobOptions(output=str(folder / f"out{index}.wav"), variant=variant or None, keep_alive=keep,
-                     seed=opts.seed, check=check, candidates=candidates)
+    fmt = opts.format if last else "wav"  # steps before the last are inputs of the next edit
+    job = JobOptions(output=str(folder / f"out{index}{formats.FORMATS[fmt].extensions[0]}"), variant=variant or None,
+                     keep_alive=keep, seed=opts.seed, check=check, candidates=candidates)
     if step.kind == "clone":
-        return job_requests.clone_request(ref.audio, step.text, ref.text, job)
-    if step.on_reference:
+        request = job_requests.clone_request(ref.audio, step.text, ref.text, job)
+    elif step.on_reference:
         transcript = ref.text if step.edit_type == "paralinguistic" else (ref.text or spoken)
         option = step.text if step.edit_type == "paralinguistic" else step.edit_info
-        return job_requests.edit_request(ref.audio, step.edit_type, option, transcript, step.iterations, job)
-    return job_requests.edit_request(source, step.edit_type, step.edit_info, spoken, step.iterations, job)
+        request = job_requests.edit_request(ref.audio, step.edit_type, option, transcript, step.iterations, job)
+    else:
+        request = job_requests.edit_request(source, step.edit_type, step.edit_info, spoken, step.iterations, job)
+    request.format = fmt
+    request.stream_audio = opts.stream and last
+    return request
 
 
 async def run_plan(client: AsyncDaemonClient, plan: SpeechPlan, ref: Reference, spoken: str, folder: Path,

@@ -6,6 +6,8 @@ per daemon with env vars and per request with markers in the text:
   FAKE_STEP_S=<s>   each of the 10 job steps takes this long
   FAKE_NOISE=1      print junk to stdout while loading (must not break the protocol)
   text "[[slow]]"   each step takes 0.5 s (a job to cancel midway, whatever FAKE_STEP_S is)
+  request format/stream: other formats than WAV are written, and streamed audio handed out in two pieces,
+                    with the engine's own output writer
   text "[[crash]]"  SIGKILL itself mid-job;   "[[hang]]"  ignore cancel and sleep for a long time
   text "[[fail]]"   raise a BAD_INPUT EngineError; "[[bug]]" raise a plain exception;
   text "[[oom]]"    raise MemoryError (the host ran out of memory)
@@ -55,18 +57,18 @@ class FakeEngine:
         return {"device": "cpu"}
 
     def clone(self, req: CloneRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
-        return self._job(req.text, req.output, req.seed, progress, cancel, {"kind": "clone"})
+        return self._job(req.text, req.output, req.seed, progress, cancel, {"kind": "clone"}, req)
 
     def edit(self, req: EditRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         return self._job(req.audio_text + req.text, req.output, req.seed, progress, cancel,
                          {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
-                          "iterations": req.iterations})
+                          "iterations": req.iterations}, req)
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         return EngineResult(output="", sample_rate=0, duration_s=0.0, report={"transcript": "fake transcript"})
 
     def _job(self, text: str, output: str, seed, progress: ProgressFn, cancel: CancelToken,
-             options: dict) -> EngineResult:
+             options: dict, req=None) -> EngineResult:
         if "[[fail]]" in text:
             raise EngineError(Reason.BAD_INPUT, "the fake engine was told to fail", "remove [[fail]]")
         if "[[oom]]" in text:
@@ -88,10 +90,30 @@ class FakeEngine:
             time.sleep(step)
             progress("generating", (i + 1) / 10, {"tokens": (i + 1) * 4})
         duration = 0.25 + 0.01 * len(text)
-        _write_wav(output, duration)
+        fmt, stream = getattr(req, "format", "wav"), getattr(req, "stream", False)
+        if fmt == "wav" and not stream:
+            _write_wav(output, duration)
+        else:  # other formats and streamed audio: the engine's own writer, pieces as AUDIO_STAGE progress
+            _write_with_engine_writer(output, duration, fmt, progress if stream else None)
         return EngineResult(output=output, sample_rate=SR, duration_s=duration,
                             timings={"generate": time.monotonic() - started},
                             options={**options, "seed": seed}, notes=["fake engine"])
+
+
+def _write_with_engine_writer(path: str, seconds: float, fmt: str, progress) -> None:
+    import numpy as np
+
+    from stepaudio_engine.api import AUDIO_STAGE
+    from stepaudio_engine.output_writer import OutputWriter
+
+    samples = (0.25 * np.sin(2 * np.pi * 220 * np.arange(int(SR * seconds)) / SR)).astype(np.float32)
+    writer = OutputWriter(path, fmt)
+    for index, piece in enumerate(np.array_split(samples, 2)):  # two pieces, as a two-sentence text
+        writer.write(piece)
+        if progress is not None:
+            pcm = (np.clip(piece, -1, 1) * 32767).astype("<i2").tobytes()
+            progress(AUDIO_STAGE, -1, {"index": index, "rate": SR, "encoding": "s16le", "pcm": pcm})
+    writer.close()
 
 
 def _write_wav(path: str, seconds: float) -> None:
