@@ -2,7 +2,7 @@
 # Static: no Python runs when you press TAB.
 
 set -g __stepaudio_subcommands '|clone' '|edit' '|transcribe' '|batch' '|status' '|load' '|unload' '|selftest' '|list-edits' '|doctor' '|serve' '|daemon' '|voices' '|models' '|config' 'daemon|start' 'daemon|stop' 'daemon|restart' 'daemon|status' 'daemon|logs' 'daemon|install-service' 'voices|add' 'voices|list' 'voices|remove' 'models|list' 'models|verify' 'models|pull' 'config|show' 'config|set' 'config|unset' 'config|path'
-set -g __stepaudio_valued '|--models-dir' 'clone|-o' 'clone|--output' 'clone|--ref-text' 'clone|--voice' 'clone|--language' 'clone|--text-file' 'clone|--variant' 'clone|--keep-alive' 'clone|--seed' 'clone|--candidates' 'edit|-o' 'edit|--output' 'edit|--emotion' 'edit|--style' 'edit|--speed' 'edit|--paralinguistic' 'edit|--text' 'edit|--text-file' 'edit|--language' 'edit|--iterations' 'edit|-n' 'edit|--variant' 'edit|--keep-alive' 'edit|--seed' 'edit|--candidates' 'transcribe|--variant' 'batch|--jobs' 'batch|-j' 'batch|--variant' 'load|--keep-alive' 'serve|--host' 'serve|--port' 'serve|--log-level' 'daemon logs|--lines' 'daemon logs|-n' 'voices add|--text' 'models|--models-dir' 'models list|--models-dir' 'models verify|--models-dir' 'models pull|--models-dir' 'models pull|--revision'
+set -g __stepaudio_valued '|--models-dir' 'clone|-o' 'clone|--output' 'clone|--ref-text' 'clone|--voice' 'clone|--language' 'clone|--text-file' 'clone|--variant' 'clone|--keep-alive' 'clone|--seed' 'clone|--candidates' 'clone|--format' 'clone|--sample-format' 'edit|-o' 'edit|--output' 'edit|--emotion' 'edit|--style' 'edit|--speed' 'edit|--paralinguistic' 'edit|--text' 'edit|--text-file' 'edit|--language' 'edit|--iterations' 'edit|-n' 'edit|--variant' 'edit|--keep-alive' 'edit|--seed' 'edit|--candidates' 'edit|--format' 'edit|--sample-format' 'transcribe|--variant' 'batch|--jobs' 'batch|-j' 'batch|--variant' 'load|--keep-alive' 'serve|--host' 'serve|--port' 'serve|--log-level' 'daemon logs|--lines' 'daemon logs|-n' 'voices add|--text' 'models|--models-dir' 'models list|--models-dir' 'models verify|--models-dir' 'models pull|--models-dir' 'models pull|--revision'
 
 function __stepaudio_path --description 'the stepaudio command path typed so far, e.g. "daemon logs"'
     set -l path ''
@@ -60,7 +60,7 @@ complete -c stepaudio -n '__stepaudio_at \'\'' -l version -d 'print the version'
 complete -c stepaudio -n '__stepaudio_at \'\'' -s h -l help -d 'Show this message and exit.'
 
 # stepaudio clone
-complete -c stepaudio -n '__stepaudio_at \'clone\'' -s o -l output -r -F -d 'WAV file to write (24 kHz); \'-\' writes the WAV to stdout'
+complete -c stepaudio -n '__stepaudio_at \'clone\'' -s o -l output -r -F -d 'file to write (24 kHz; .wav, .flac, .mp3, .opus/.ogg or .pcm/.raw chooses the format); \'-\' streams the audio to stdout as it is made'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l ref-text -x -d 'transcript of the reference recording (default: transcribe it)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l voice -x -d 'use a saved voice instead of REF (voices add)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l language -x -a '\'mandarin	(no tag: the default)\' \'english	(no tag: the default)\' \'cantonese	[Cantonese]\' \'sichuanese	[Sichuanese]\' \'japanese	[Japanese]\' \'korean	[Korean]\'' -d 'language of TEXT: mandarin, english, cantonese, sichuanese, japanese, korean (puts the model\'s [Japanese]-style tag in front); japanese and korean references need --ref-text'
@@ -71,12 +71,14 @@ complete -c stepaudio -n '__stepaudio_at \'clone\'' -l seed -x -d 'seed for repr
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l check -d 'transcribe the result and score it (error rate, speaker similarity)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l candidates -x -d 'generate N (1-8) with different seeds, keep the best'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l force -s f -d 'overwrite the output file if it exists'
+complete -c stepaudio -n '__stepaudio_at \'clone\'' -l format -x -d 'output format: wav | flac | mp3 | opus | pcm (raw samples); default: from the -o name, else wav'
+complete -c stepaudio -n '__stepaudio_at \'clone\'' -l sample-format -x -d 'how samples are stored: s16 (16-bit, default) | float (32-bit; wav and pcm only)'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -l json -d 'print the result as JSON'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -s h -l help -d 'Show this message and exit.'
 complete -c stepaudio -n '__stepaudio_at \'clone\'' -F
 
 # stepaudio edit
-complete -c stepaudio -n '__stepaudio_at \'edit\'' -s o -l output -r -F -d 'WAV file to write (24 kHz); \'-\' writes the WAV to stdout'
+complete -c stepaudio -n '__stepaudio_at \'edit\'' -s o -l output -r -F -d 'file to write (24 kHz; .wav, .flac, .mp3, .opus/.ogg or .pcm/.raw chooses the format); \'-\' streams the audio to stdout as it is made'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l emotion -x -a '\'happy	cheerful, joyful\' \'angry	angry, irritated\' \'sad	sad, downcast\' \'humour	playful, joking\' \'confusion	puzzled, unsure\' \'disgusted	repelled, disgusted\' \'empathy	sympathetic, understanding\' \'embarrass	embarrassed, awkward\' \'fear	afraid, anxious\' \'surprised	surprised, astonished\' \'excited	excited, thrilled\' \'depressed	low, dejected\' \'coldness	cold, distant\' \'admiration	admiring, impressed\' \'remove	remove the emotion (neutral delivery)\'' -d 'happy, sad, angry, … (see list-edits)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l style -x -a '\'serious	serious, earnest\' \'arrogant	arrogant, haughty\' \'child	a child\\\'s voice\' \'older	an elderly voice\' \'girl	a young girl\\\'s voice\' \'pure	clear, innocent\' \'sister	mature \\\'big sister\\\' voice\' \'sweet	sweet, cute\' \'ethereal	airy, dreamy\' \'whisper	whispered (often needs 2+ iterations)\' \'gentle	soft, gentle\' \'recite	reciting, declaiming\' \'generous	open, magnanimous\' \'act_coy	coquettish, acting cute\' \'warm	warm, kind\' \'shy	shy, timid\' \'comfort	comforting, soothing\' \'authority	authoritative, commanding\' \'chat	casual conversation\' \'radio	radio host\' \'soulful	heartfelt, emotional\' \'story	storytelling\' \'vivid	lively, animated\' \'program	programme presenter\' \'news	news anchor\' \'advertising	advertisement voice-over\' \'roar	roaring\' \'murmur	murmuring, muttering\' \'shout	shouting\' \'deeply	deep, affectionate\' \'loudly	loud\' \'remove	remove the style (plain delivery)\' \'exaggerated	exaggerated, theatrical\'' -d 'whisper, serious, child, … (see list-edits)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l speed -x -a '\'faster	speak faster\' \'slower	speak slower\' \'more faster	speak much faster\' \'more slower	speak much slower\'' -d 'faster | slower | \'more faster\' | \'more slower\''
@@ -93,6 +95,8 @@ complete -c stepaudio -n '__stepaudio_at \'edit\'' -l seed -x -d 'seed for repro
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l check -d 'transcribe the result and score it (error rate, speaker similarity)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l candidates -x -d 'generate N (1-8) with different seeds, keep the best'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l force -s f -d 'overwrite the output file if it exists'
+complete -c stepaudio -n '__stepaudio_at \'edit\'' -l format -x -d 'output format: wav | flac | mp3 | opus | pcm (raw samples); default: from the -o name, else wav'
+complete -c stepaudio -n '__stepaudio_at \'edit\'' -l sample-format -x -d 'how samples are stored: s16 (16-bit, default) | float (32-bit; wav and pcm only)'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -l json -d 'print the result as JSON'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -s h -l help -d 'Show this message and exit.'
 complete -c stepaudio -n '__stepaudio_at \'edit\'' -F

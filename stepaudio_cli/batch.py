@@ -179,7 +179,8 @@ def _request(ctx: typer.Context, spec: dict, force: bool, variant: Optional[str]
         raise validate.Invalid("output", "the job has no output path", 'add "output": "out.wav"')
     opts = JobOptions(output=fields["output"], force=force, variant=fields.get("variant", variant),
                       keep_alive=fields.get("keep_alive"), seed=fields.get("seed"), check=fields.get("check", False),
-                      candidates=fields.get("candidates", 1))
+                      candidates=fields.get("candidates", 1), format=fields.get("format") or None,
+                      sample_format=fields.get("sample_format") or None)
     if kind == "clone":
         ref, ref_text = fields.get("ref"), fields.get("ref_text")
         if "voice" in fields:

@@ -20,7 +20,10 @@ from stepaudio_protos.facts import VARIANTS
 
 VARIANT_HELP = f"model variant: {' | '.join(VARIANTS)} (bnb and awq are 4-bit); default: the daemon's"
 KEEP_ALIVE_HELP = "seconds to keep the model loaded after this job (0 = unload now, negative = keep)"
-OUTPUT_HELP = "WAV file to write (24 kHz); '-' writes the WAV to stdout"
+OUTPUT_HELP = ("file to write (24 kHz; .wav, .flac, .mp3, .opus/.ogg or .pcm/.raw chooses the format); '-' streams "
+               "the audio to stdout as it is made")
+FORMAT_HELP = "output format: wav | flac | mp3 | opus | pcm (raw samples); default: from the -o name, else wav"
+SAMPLE_FORMAT_HELP = "how samples are stored: s16 (16-bit, default) | float (32-bit; wav and pcm only)"
 
 
 def _option(option: Any, annotation: Any) -> Any:
@@ -41,6 +44,9 @@ class JobOptions:
         1, "--candidates", help="generate N (1-8) with different seeds, keep the best")})
     force: bool = field(default=False, metadata={"annotation": bool, "option": flag(
         "--force", "-f", help="overwrite the output file if it exists")})
+    format: Optional[str] = _option(typer.Option(None, "--format", help=FORMAT_HELP), Optional[str])
+    sample_format: Optional[str] = _option(typer.Option(None, "--sample-format", help=SAMPLE_FORMAT_HELP),
+                                           Optional[str])
 
     def to(self, output: str, force: bool) -> JobOptions:
         """The same options writing to `output` (the daemon's path when the CLI relays `-o -`)."""

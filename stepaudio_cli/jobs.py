@@ -187,8 +187,8 @@ def _io(stack: ExitStack, cli: CliContext, source: str, output: str, force: bool
             raise CliError(f"stdin can't carry both the audio and the {stdin_taken}", "put one of them in a file",
                            Exit.USAGE)
         source = audio_io.stdin_audio(scratch)
-    if output == "-":
-        return source, str(scratch / "out.wav"), "-"
+    if output == "-":  # no extension: the format is --format's (WAV by default)
+        return source, str(scratch / "out"), "-"
     return source, output, output
 
 
@@ -200,10 +200,20 @@ def refuse_audio_to_terminal(output: str) -> None:
 
 
 def run_job(cli: CliContext, request, label: str, json_out: bool, final_output: str = "") -> dict:
-    """Submit, show progress on stderr, print the result on stdout. Ctrl-C cancels the job."""
-    result = submit_and_wait(cli.client(), request, ProgressView(label))
+    """Submit, show progress on stderr, print the result on stdout. Ctrl-C cancels the job.
+    `-o -` in WAV or raw PCM streams: audio goes to stdout as the daemon sends it (stream_out)."""
+    from stepaudio_protos import formats
+
+    streamer = None
+    if final_output == "-" and formats.FORMATS[request.format or "wav"].streamable:
+        from stepaudio_cli.stream_out import StdoutStream
+
+        request.stream_audio = True
+        streamer = StdoutStream(request.format or "wav")
+    result = submit_and_wait(cli.client(), request, ProgressView(label), on_audio=streamer)
     if final_output == "-":
-        audio_io.copy_to_stdout(result["output"])
+        if streamer is None or not streamer.pieces:
+            audio_io.copy_to_stdout(result["output"])
         result["output"] = "-"
         if json_out:  # stdout carries the audio: the JSON result goes to stderr
             print_json(result, file=sys.stderr)
@@ -235,9 +245,10 @@ def report_to_stderr(report: dict) -> None:
             f"speaker similarity {q['similarity']:.3f}; heard: {q['transcript']}")
 
 
-def submit_and_wait(client, request, view: ProgressView, calls: Optional[set] = None) -> dict:
+def submit_and_wait(client, request, view: ProgressView, calls: Optional[set] = None, on_audio=None) -> dict:
     """Stream one job's events to `view`; returns the result dict (see result_dict) or raises CliError.
-    `calls` (batch) holds the streams in flight, so another thread can cancel them on Ctrl-C."""
+    `calls` (batch) holds the streams in flight, so another thread can cancel them on Ctrl-C. Audio pieces
+    (streamed jobs) go to `on_audio`; a CliError from it (e.g. the reader of stdout went away) cancels the job."""
     from stepaudio_cli.client import iterate_events
 
     call = client.submit(request)
@@ -248,7 +259,13 @@ def submit_and_wait(client, request, view: ProgressView, calls: Optional[set] = 
         for event in iterate_events(call):
             job_id = event.job_id or job_id
             kind = event.WhichOneof("event")
-            if kind == "queued" and event.queued.position > 0:
+            if kind == "audio" and on_audio is not None:
+                try:
+                    on_audio(event.audio)
+                except CliError:
+                    call.cancel()  # closing the stream cancels the job in the daemon
+                    raise
+            elif kind == "queued" and event.queued.position > 0:
                 view.update("queued", extra=f"position {event.queued.position}")
             elif kind == "progress":
                 p = event.progress

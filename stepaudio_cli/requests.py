@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
-from stepaudio_protos import languages, pinyin, validate
+from stepaudio_protos import formats, languages, pinyin, validate
 from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS, checks_needed  # noqa: F401
 from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.validate import EDIT_FLAGS, MAX_CANDIDATES, VARIANTS  # noqa: F401  (re-exported)
@@ -115,9 +115,18 @@ def edit_request(source: str, edit_type: str, option: str, transcript: Optional[
     return _common(pb.JobRequest(edit=job), opts)
 
 
+def output_format(output: str, fmt: Optional[str], sample_format: Optional[str]) -> tuple[str, str]:
+    """(format, sample format) from -o's name and --format/--sample-format; a mismatch is a usage error."""
+    try:
+        return formats.resolve(output, fmt, sample_format)
+    except formats.FormatProblem as exc:
+        raise CliError(exc.message, exc.hint, Exit.USAGE) from None
+
+
 def _common(request, opts: JobOptions):
     """Fill in (and check) the JobOptions part of a request whose job is already set."""
     request.output = check_output_path(opts.output, opts.force)
+    request.format, request.sample_format = output_format(opts.output, opts.format, opts.sample_format)
     request.force = opts.force
     request.variant = check_variant(opts.variant)
     candidates, keep_alive, seed = opts.candidates, opts.keep_alive, opts.seed

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from stepaudio_protos import edits, languages, pinyin
+from stepaudio_protos import edits, formats, languages, pinyin
 from stepaudio_protos.errors import Reason
 from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS
 
@@ -130,6 +130,21 @@ def language(value: Any, name: str = "language") -> str:
     return text
 
 
+def output_format(value: Any, name: str = "format") -> str:
+    """wav | flac | mp3 | opus | pcm (stepaudio_protos.formats), case-insensitive; "" = not given."""
+    try:
+        return formats.check(string(value, name), "s16")[0] if value else ""
+    except formats.FormatProblem as exc:
+        raise Invalid(name, exc.message, exc.hint) from None
+
+
+def sample_format(value: Any, name: str = "sample_format") -> str:
+    text = string(value, name).strip().lower()
+    if text and text not in formats.SAMPLE_FORMATS:
+        raise Invalid(name, f"unknown sample format '{value}'", f"sample formats: {', '.join(formats.SAMPLE_FORMATS)}")
+    return text
+
+
 def kind(value: Any, name: str = "kind") -> str:
     text = string(value, name).strip().lower()
     if text not in KINDS:
@@ -166,6 +181,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("check", BOTH, lambda v: flag_value(v, "check")),
     Field("candidates", BOTH, candidates),
     Field("language", BOTH, language),
+    Field("format", BOTH, output_format),
+    Field("sample_format", BOTH, sample_format),
     Field("iterations", ("edit",), iterations),
     Field("emotion", ("edit",), _edit("emotion")),
     Field("style", ("edit",), _edit("style")),

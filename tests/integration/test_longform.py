@@ -11,6 +11,10 @@ SENTENCES = ["The first sentence is long enough to be spoken as a chunk of its o
              "A third sentence follows, and it ends the paragraph here."]
 
 
+def _to_stdout(real, text: str, *extra: str) -> list[str]:
+    return real.cmd(*real.clone_args("x", text)[:-2], "-o", "-", *extra)
+
+
 def _clone(real, out: str, text: str, *extra: str):
     return real.run(*real.clone_args(out, text, "--seed", "5", *extra), timeout=600)
 
@@ -45,3 +49,63 @@ def test_every_output_format_reads_back(real):
     pcm = np.frombuffer((real.work / "o.pcm").read_bytes(), "<i2")
     wav, _ = sf.read(str(real.work / "o.wav"), dtype="int16")
     assert np.array_equal(pcm, wav)     # same seed, same samples: raw PCM is the WAV without its header
+
+
+def test_dash_o_streams_wav_while_the_job_runs_and_equals_the_file(real):
+    import io
+    import subprocess
+
+    from sa_helpers import wait_for
+
+    text = " ".join(SENTENCES)
+    assert _clone(real, "whole.wav", "warm up").returncode == 0   # load the model first: then time is the job's
+    proc = subprocess.Popen(_to_stdout(real, text, "--seed", "5", "--json"),
+                            env=real.env, cwd=real.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0)   # unbuffered: communicate() below reads the pipe itself
+    header = b""
+    while len(header) < 44:
+        got = proc.stdout.read(44 - len(header))
+        assert got, proc.stderr.read()
+        header += got
+    assert header[:4] == b"RIFF" and header[4:8] == b"\xff\xff\xff\xff" and header[40:44] == b"\xff\xff\xff\xff"
+    running = real.variant()["running_job"]   # the first sentence arrived; two are still being made
+    rest, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    assert running, "the first audio arrived only after the job ended"
+    result = json.loads(stderr[stderr.index(b"{"):stderr.rindex(b"}") + 1])
+    assert result["output"] == "-" and 0 < result["timings"]["first_audio"] < result["timings"]["total"]
+    streamed, rate = sf.read(io.BytesIO(header + rest), dtype="int16")
+    assert _clone(real, "same.wav", text).returncode == 0
+    written, _ = sf.read(str(real.work / "same.wav"), dtype="int16")
+    assert rate == 24000 and np.array_equal(streamed, written)   # the stream is the file's samples
+    raw = subprocess.run(_to_stdout(real, "hello there", "--seed", "5", "--format", "pcm"), env=real.env,
+                         cwd=real.work, capture_output=True, timeout=600)
+    assert raw.returncode == 0 and raw.stdout[:4] != b"RIFF" and len(raw.stdout) % 2 == 0 and raw.stdout
+    wait_for(lambda: not real.variant()["running_job"], what="idle")
+
+
+def test_a_reader_that_goes_away_cancels_the_stream_and_the_daemon_serves_on(real):
+    import shlex
+    import subprocess
+
+    from sa_helpers import wait_for
+
+    text = " ".join(SENTENCES * 3)
+    shell = f"{' '.join(map(shlex.quote, _to_stdout(real, text)))} | head -c 1000 > /dev/null"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], env=real.env, cwd=real.work,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "went away" in result.stderr and "Traceback" not in result.stderr
+    wait_for(lambda: not real.variant()["running_job"], timeout=60, what="the job cancelled")
+    assert _clone(real, "after.wav", "hello again").returncode == 0
+
+
+def test_format_choices_that_do_not_fit_are_usage_errors(real):
+    for extra, words in ((("-o", "x.mp3", "--format", "wav"), "does not match"),
+                         (("-o", "x.mp3", "--sample-format", "float"), "cannot store float"),
+                         (("-o", "x.m4a"), "cannot tell"), (("-o", "x.wav", "--format", "aac"), "unknown output format")):
+        result = real.run(*real.clone_args("x", "hi")[:-2], *extra)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert not list(real.work.glob("x.*"))
+    result = _clone(real, "f.wav", "hello there", "--sample-format", "float")
+    assert result.returncode == 0, result.stderr
+    assert sf.info(str(real.work / "f.wav")).subtype == "FLOAT"
