@@ -14,7 +14,10 @@ torchaudio is not allowed here, so this module rebuilds the same polyphase kerne
   (Formula and dtype handling checked against a vendored copy of torchaudio's `_get_sinc_resample_kernel`.)
 
 Like `Resample` (which builds its kernel with dtype=None), the kernel is evaluated in float64 and then cast to
-float32; the signal is padded by `width` zeros on the left and `width + p` on the right, convolved with stride p
+float32 (`kernel="transform"`, the tokenizer path). `torchaudio.functional.resample`, which upstream's CosyVoice
+front end calls for the vocoder prompt (UP:stepvocoder/cosyvoice2/cli/frontend.py), builds the same kernel in
+the waveform's dtype, float32, every step rounded to float32 (`kernel="functional"`; docs/engine/vocoder.md
+"Resampling"). Either way the signal is padded by `width` zeros on the left and `width + p` on the right, convolved with stride p
 (one output per phase) and cut to `ceil(q * n / p)` samples. The convolution runs in float32 with torch's
 conv1d, the same operator torchaudio uses, so the results agree to float32 rounding.
 """
@@ -60,8 +63,34 @@ def sinc_kernel_f64(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
     return kernel.numpy()
 
 
+def sinc_kernel_f32(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
+                    lowpass_width: int = LOWPASS_FILTER_WIDTH) -> np.ndarray:
+    """The (q, 2*width + p) kernel as `torchaudio.functional.resample` builds it for float32 audio: the tap
+    times, phases, clamp, window and sinc all in float32 (the Python-float constants base, pi and base/p
+    enter as float32 scalars), same operation order as sinc_kernel_f64."""
+    import torch
+
+    p, q, base, width = kernel_params(sr_in, sr_out, rolloff, lowpass_width)
+    taps = torch.arange(-width, width + p, dtype=torch.float32)[None, :] / p
+    t = torch.arange(0, -q, -1, dtype=torch.float32)[:, None] / q + taps
+    t *= base
+    t = t.clamp_(-lowpass_width, lowpass_width)
+    window = torch.cos(t * math.pi / lowpass_width / 2) ** 2
+    t *= math.pi
+    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
+    kernel *= window * (base / p)
+    return kernel.numpy()
+
+
+KERNELS = ("transform", "functional")
+
+
 @lru_cache(maxsize=16)
-def _kernel_f32(sr_in: int, sr_out: int) -> np.ndarray:
+def _kernel_f32(sr_in: int, sr_out: int, kernel: str = "transform") -> np.ndarray:
+    if kernel == "functional":
+        return sinc_kernel_f32(sr_in, sr_out)
+    if kernel != "transform":
+        raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
     return sinc_kernel_f64(sr_in, sr_out).astype(np.float32)
 
 
@@ -71,8 +100,10 @@ def output_length(n: int, sr_in: int, sr_out: int) -> int:
     return -(-q * n // p)
 
 
-def resample(wav: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Resample a 1-D signal from sr_in to sr_out; returns float32 of length ceil(n * sr_out / sr_in)."""
+def resample(wav: np.ndarray, sr_in: int, sr_out: int, kernel: str = "transform") -> np.ndarray:
+    """Resample a 1-D signal from sr_in to sr_out; returns float32 of length ceil(n * sr_out / sr_in).
+    kernel: "transform" (torchaudio.transforms.Resample, float64-built) or "functional"
+    (torchaudio.functional.resample on float32 audio, float32-built)."""
     import torch  # heavy import kept local: callers that never resample do not pay for it
 
     x = np.asarray(wav, dtype=np.float32)
@@ -83,11 +114,11 @@ def resample(wav: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return x.copy()
     p, q, _, width = kernel_params(sr_in, sr_out)
-    kernel = torch.from_numpy(_kernel_f32(sr_in, sr_out))[:, None, :]  # (q, 1, taps)
+    weights = torch.from_numpy(_kernel_f32(sr_in, sr_out, kernel))[:, None, :]  # (q, 1, taps)
     signal = torch.from_numpy(x)[None, None, :]
     signal = torch.nn.functional.pad(signal, (width, width + p))
     with torch.no_grad():
-        out = torch.nn.functional.conv1d(signal, kernel, stride=p)  # (1, q, frames)
+        out = torch.nn.functional.conv1d(signal, weights, stride=p)  # (1, q, frames)
     out = out.transpose(1, 2).reshape(-1)  # interleave the phases in time order
     return out[: output_length(len(x), sr_in, sr_out)].numpy().astype(np.float32, copy=False)
 

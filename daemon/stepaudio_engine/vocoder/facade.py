@@ -33,16 +33,13 @@ _DTYPES = {"fp32": torch.float32, "auto": torch.float32, "bf16": torch.bfloat16}
 
 
 def _resample(wav: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """The engine's shared resampler (torchaudio-compatible sinc); soxr if that module is unavailable."""
+    """The prompt front end's resampler: upstream's CosyVoice front end calls torchaudio.functional.resample
+    on float32 audio, whose sinc kernel is built in float32 (docs/engine/vocoder.md "Resampling")."""
     if sr_in == sr_out:
         return np.asarray(wav, dtype=np.float32)
-    try:
-        from ..resample import resample
-    except ImportError:  # fallback for trees without stepaudio_engine/resample.py
-        import soxr
+    from ..resample import resample
 
-        return soxr.resample(np.asarray(wav, dtype=np.float32), sr_in, sr_out, quality="VHQ").astype(np.float32)
-    return np.asarray(resample(wav, sr_in, sr_out), dtype=np.float32)
+    return np.asarray(resample(wav, sr_in, sr_out, kernel="functional"), dtype=np.float32)
 
 
 @dataclass
