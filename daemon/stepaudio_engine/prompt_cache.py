@@ -25,7 +25,7 @@ from stepaudio_engine.vocoder import PromptFeatures
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: the vocoder prompt resamples with the float32-built kernel
 STALE_TEMP_S = 3600.0  # temp files older than this belong to a dead writer
 
 
