@@ -90,8 +90,8 @@ class DaemonClient:
     def status(self) -> pb.StatusReply:
         return self._unary("Status", pb.StatusRequest())
 
-    def unload(self, variant: str, all_: bool, to_cpu: bool) -> pb.UnloadReply:
-        return self._unary("Unload", pb.UnloadRequest(variant=variant, all=all_, to_cpu=to_cpu))
+    def unload(self, variant: str, all_: bool, to_cpu: bool, force: bool = False) -> pb.UnloadReply:
+        return self._unary("Unload", pb.UnloadRequest(variant=variant, all=all_, to_cpu=to_cpu, force=force))
 
     def cancel(self, job_id: str) -> pb.CancelReply:
         return self._unary("Cancel", pb.CancelRequest(job_id=job_id))

@@ -30,19 +30,28 @@ def status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JS
 
 def load(
     ctx: typer.Context,
-    variant: str = typer.Argument("base", metavar="VARIANT", help=" | ".join(VARIANTS)),
+    variant: Optional[str] = typer.Argument(None, metavar="VARIANT",
+                                            help=" | ".join(VARIANTS) + " (default: the daemon's default)"),
     keep_alive: Optional[float] = typer.Option(None, "--keep-alive", help="seconds to keep it loaded when idle "
                                                                          "(negative = until unloaded)"),
+    json_out: bool = flag("--json", help="print the result as JSON"),
 ) -> None:
     """Load a model variant now, so the next job starts at once."""
+    import json
+
     from stepaudio_cli.client import iterate_events
+    from stepaudio_cli.requests import check_variant, usage_error
+    from stepaudio_protos import validate
     from stepaudio_protos.v1 import stepaudio_pb2 as pb
 
-    request = pb.LoadRequest(variant=variant)
+    request = pb.LoadRequest(variant=check_variant(variant))
     if keep_alive is not None:
-        request.keep_alive_s = keep_alive
+        try:
+            request.keep_alive_s = validate.keep_alive(keep_alive, "--keep-alive")
+        except validate.Invalid as exc:
+            raise usage_error(exc) from None
     call = ctx.obj.client().load(request)
-    view = ProgressView(f"load {variant}")
+    view = ProgressView(f"load {request.variant or 'default variant'}")
     try:
         for event in iterate_events(call):
             kind = event.WhichOneof("event")
@@ -54,7 +63,11 @@ def load(
                 raise CliError.from_reason(event.failed.reason, event.failed.message, event.failed.hint)
             elif kind == "done":
                 view.close()
-                err(f"{variant} loaded in {event.done.timings.get('load', 0.0):.1f} s")
+                name = json.loads(event.done.options_json or "{}").get("variant") or request.variant
+                seconds = event.done.timings.get("load", 0.0)
+                if json_out:
+                    print_json({"variant": name, "load_s": round(seconds, 4), "was_loaded": seconds == 0.0})
+                err(f"{name} loaded in {seconds:.1f} s" if seconds else f"{name} was already loaded")
                 return
     except KeyboardInterrupt:
         call.cancel()
@@ -69,22 +82,39 @@ def unload(
                                             help="variant to unload (default: the daemon's default)"),
     all_: bool = flag("--all", help="unload every variant"),
     to_cpu: bool = flag("--to-cpu", help="only move the weights to CPU RAM (fast to resume)"),
+    force: bool = flag("--force", help="kill a busy worker now; its running job fails ('unloaded by request')"),
+    json_out: bool = flag("--json", help="print what was unloaded as JSON"),
 ) -> None:
     """Give memory back now: end the variant's worker (or move its weights to CPU RAM)."""
+    from stepaudio_cli.requests import check_variant
+
     if variant and all_:
         raise CliError("give a variant or --all, not both", "", Exit.USAGE)
+    if force and to_cpu:
+        raise CliError("--force does not go with --to-cpu", "--to-cpu waits for the job; --force kills it",
+                       Exit.USAGE)
+    variant = check_variant(variant)
+    empty = {"unloaded": [], "offloaded": [], "deferred": [], "stopped_jobs": []}
     if not daemon_proc.peer_check(ctx.obj.paths):
+        if json_out:
+            print_json({"daemon_running": False, **empty})
         err("the daemon is not running: nothing is loaded")
         return
     ctx.obj.autostart = False
     client = ctx.obj.client()
-    reply = client.unload(variant or "", all_, to_cpu)
+    reply = client.unload(variant, all_, to_cpu, force)
+    if json_out:
+        print_json({"daemon_running": True, "unloaded": list(reply.unloaded), "offloaded": list(reply.offloaded),
+                    "deferred": list(reply.deferred), "stopped_jobs": list(reply.stopped_jobs)})
+    for job_id in reply.stopped_jobs:
+        err(f"job {job_id} was stopped (unloaded by request)")
     for name in reply.unloaded:
         err(f"{name}: unloaded")
     for name in reply.offloaded:
         err(f"{name}: moved to CPU RAM")
     for name in reply.deferred:
-        err(f"{name}: busy; it will be {'offloaded' if to_cpu else 'unloaded'} when its job ends")
+        err(f"{name}: busy; it will be {'offloaded' if to_cpu else 'unloaded'} when its job ends "
+            "(--force stops the job now)")
     if not (reply.unloaded or reply.offloaded or reply.deferred):
         status = client.status()
         others = [f"{v.variant} ({v.tier})" for v in status.variants if v.tier != "unloaded"]

@@ -146,11 +146,17 @@ class Scheduler:
                 return slot.running
         return None
 
-    async def unload(self, variants: list[str], to_cpu: bool) -> tuple[list[str], list[str], list[str]]:
+    async def unload(self, variants: list[str], to_cpu: bool,
+                     force: bool = False) -> tuple[list[str], list[str], list[str]]:
+        """(unloaded, offloaded, deferred). A busy variant is deferred until its job ends, or with `force`
+        (and not to_cpu) its worker is killed now and its job fails with UNLOADED."""
         unloaded, offloaded, deferred = [], [], []
         for variant in variants:
             slot = self.slots[variant]
-            if slot.running is not None or slot.tier is Tier.LOADING:
+            if (slot.running is not None or slot.tier is Tier.LOADING) and force and not to_cpu:
+                await self._force_unload(slot)
+                unloaded.append(variant)
+            elif slot.running is not None or slot.tier is Tier.LOADING:
                 slot.pending = "offload" if to_cpu else "unload"
                 deferred.append(variant)
             elif slot.tier.warm:
@@ -164,6 +170,25 @@ class Scheduler:
                     unloaded.append(variant)
         self._mark_activity()
         return unloaded, offloaded, deferred
+
+    async def _force_unload(self, slot: Slot) -> None:
+        job, worker = slot.running, slot.worker
+        if job is not None and not job.finished:
+            job.cancel_requested = True
+            job.cancel_reason = (Reason.UNLOADED, "unloaded by request (stepaudio unload --force)")
+        if worker is not None:
+            log.warning("unload --force: killing worker %d of %s%s", worker.pid, slot.variant,
+                        f" (job {job.id} fails)" if job is not None else "")
+            await worker.kill()
+        # the job's own task notices the dead worker, fails the job and resets the slot
+        for _ in range(500):
+            if job is None or job.finished or slot.running is not job:
+                break
+            await asyncio.sleep(0.01)
+        if slot.running is None and slot.tier is not Tier.UNLOADED:
+            self._cancel_timer(slot)
+            slot.reset()
+        log.info("%s unloaded by request (forced)", slot.variant)
 
     def idle(self) -> bool:
         return not self.queue and all(s.tier is Tier.UNLOADED and s.running is None for s in self.slots.values())
@@ -247,7 +272,7 @@ class Scheduler:
             result = JobResult()
             if job.kind == "transcribe":
                 result = JobResult.from_worker(await slot.worker.request(  # type: ignore[union-attr]
-                    job.kind, {"request": job.payload}, progress=self._relay(job)))
+                    job.kind, {"request": job.payload}, progress=self._relay(job), **self._job_stall()))
                 slot.jobs_served += 1
             elif job.kind != "load":
                 assert job.target is not None
@@ -256,7 +281,8 @@ class Scheduler:
                 request = {**job.payload, "output": str(temp)}
                 sent = time.monotonic()
                 result = JobResult.from_worker(await slot.worker.request(  # type: ignore[union-attr]
-                    job.kind, {"request": request}, progress=self._relay(job), audio=self._relay_audio(job)))
+                    job.kind, {"request": request}, progress=self._relay(job), audio=self._relay_audio(job),
+                    **self._job_stall()))
                 _rebase_first_audio(result, job, sent)
                 outputs.commit(temp, job.target, job.force)
                 result.output = str(job.target)
@@ -287,6 +313,12 @@ class Scheduler:
             self._arm(slot)
             self._mark_activity()
             self._dispatch()
+
+    def _job_stall(self) -> dict:
+        """The stall watchdog of a running job: no message from its worker for job_stall_timeout seconds
+        (a SIGSTOPped or deadlocked worker) kills the worker and fails the job, so the queue moves on."""
+        limit = self.settings.job_stall_timeout
+        return {"stall_timeout": limit if limit > 0 else None, "stall_reason": Reason.JOB_STALLED}
 
     def _relay(self, job: Job):
         return job.emit
@@ -404,7 +436,8 @@ class Scheduler:
             self._spawn(self._step_down(slot, Tier.OFFLOADED if action == "offload" else Tier.UNLOADED, 0.0))
             return
         keep, offload = slot.keep_alive, self.settings.offload_after
-        if slot.tier is Tier.LOADED and offload > 0 and (keep < 0 or offload < keep):
+        # negative keep-alive = keep resident, as Ollama does: no offload to CPU RAM either
+        if slot.tier is Tier.LOADED and offload > 0 and 0 <= keep and offload < keep:
             step, delay = Tier.OFFLOADED, offload
         elif keep >= 0:
             step, delay = Tier.UNLOADED, keep

@@ -190,8 +190,11 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             variants = list(VARIANTS)
         else:
             variants = [self._variant(request.variant)]  # UNKNOWN_VARIANT: rpc_errors.ErrorInterceptor
-        unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu)
-        return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred)
+        force = request.force and not request.to_cpu
+        stopped = [self.scheduler.slots[v].running.id for v in variants  # type: ignore[union-attr]
+                   if force and self.scheduler.slots[v].running is not None]
+        unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu, force)
+        return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred, stopped_jobs=stopped)
 
     async def Shutdown(self, request, context):
         asyncio.get_running_loop().call_soon(self.request_shutdown)

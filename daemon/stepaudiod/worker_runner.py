@@ -49,6 +49,8 @@ class WorkerProcess:
         self.pid = 0
         self.stderr_tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
+        self._lines_seen = 0   # stderr lines ever read; _mark = the count when the current op began
+        self._mark = 0
         self._writer: Optional[asyncio.StreamWriter] = None
         self._pending: dict[str, asyncio.Queue] = {}
         self._ready: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -115,10 +117,13 @@ class WorkerProcess:
 
     # ---- requests ---------------------------------------------------------------------------
     async def request(self, op: str, payload: dict[str, Any], progress: Optional[ProgressCb] = None,
-                      stall_timeout: Optional[float] = None, audio: Optional[AudioCb] = None) -> dict[str, Any]:
+                      stall_timeout: Optional[float] = None, audio: Optional[AudioCb] = None,
+                      stall_reason: Reason = Reason.LOAD_STALLED) -> dict[str, Any]:
         """Send one op and wait for its ok/error; relay progress. A stall (no message for
-        `stall_timeout` s) kills the worker: the stall timer resets on every progress message."""
+        `stall_timeout` s) kills the worker and fails with `stall_reason`: the stall timer resets on every
+        message (progress, audio). A hint shows only the worker output written during this op."""
         op_id = f"{op}-{next(self._ids)}"
+        self._mark = self._lines_seen
         queue: asyncio.Queue = asyncio.Queue()
         self._pending[op_id] = queue
         try:
@@ -128,8 +133,11 @@ class WorkerProcess:
                     msg = await asyncio.wait_for(queue.get(), stall_timeout)
                 except asyncio.TimeoutError:
                     await self.kill()
-                    raise DaemonError(Reason.LOAD_STALLED, f"{op} made no progress for {stall_timeout:.0f} s; "
-                                      "the worker was stopped", self.tail_hint()) from None
+                    what = "loading" if stall_reason is Reason.LOAD_STALLED else "the job"
+                    setting = "load_stall_timeout" if stall_reason is Reason.LOAD_STALLED else "job_stall_timeout"
+                    raise DaemonError(stall_reason, f"{op}: {what} made no progress for {stall_timeout:.0f} s "
+                                      f"({setting}); the worker (pid {self.pid}) was stopped",
+                                      self.tail_hint() or stall_reason.hint) from None
                 if msg["ev"] == "progress" and progress is not None:
                     maybe = progress(_progress(msg))
                     if asyncio.iscoroutine(maybe):
@@ -167,7 +175,11 @@ class WorkerProcess:
         return b"".join(self.stderr_tail).decode("utf-8", "replace").strip()
 
     def tail_hint(self) -> str:
-        tail = self.tail_text()
+        """The worker's last stderr lines written since the current op began (an earlier job's warnings
+        are no explanation of this failure)."""
+        fresh = min(len(self.stderr_tail), self._lines_seen - self._mark)
+        recent = list(self.stderr_tail)[len(self.stderr_tail) - fresh:] if fresh > 0 else []
+        tail = b"".join(recent).decode("utf-8", "replace").strip()
         if not tail:
             return ""
         lines = tail.splitlines()[-12:]
@@ -206,6 +218,7 @@ class WorkerProcess:
             if not line:
                 return
             self.stderr_tail.append(line)
+            self._lines_seen += 1
             self._tail_size += len(line)
             while self._tail_size > STDERR_TAIL_BYTES and len(self.stderr_tail) > 1:
                 self._tail_size -= len(self.stderr_tail.popleft())

@@ -71,6 +71,9 @@ class Reason(str, Enum):
     UNAVAILABLE = "UNAVAILABLE"              # the daemon is not running, unreachable or incompatible
     UNKNOWN_VOICE = "UNKNOWN_VOICE"          # no saved voice of that name
     TOO_LARGE = "TOO_LARGE"                  # an input is over its size limit
+    # raised by the daemon (added later; the table only grows at the end)
+    JOB_STALLED = "JOB_STALLED"              # a running job's worker reported no progress for job_stall_timeout
+    UNLOADED = "UNLOADED"                    # `unload --force` killed the worker while the job ran
 
     @classmethod
     def parse(cls, value: "str | Reason") -> "Reason":
@@ -118,6 +121,10 @@ _TABLE: dict[Reason, _Row] = {
                                                     "`stepaudio daemon logs` shows why it stopped"),
     Reason.UNKNOWN_VOICE: _Row(Exit.FAILED, 404, "`stepaudio voices list` shows the saved voices"),
     Reason.TOO_LARGE: _Row(Exit.FAILED, 413, "give a shorter input"),
+    Reason.JOB_STALLED: _Row(Exit.FAILED, 500, "the worker was stopped and the next job starts a fresh one; "
+                                               "`stepaudio daemon logs` shows its last output (raise "
+                                               "job_stall_timeout if a job may be silent that long)"),
+    Reason.UNLOADED: _Row(Exit.FAILED, 503, "someone ran `stepaudio unload --force`; run the job again"),
 }
 
 # Unary RPCs that fail with a daemon error carry its reason and hint in these trailing metadata keys

@@ -63,6 +63,8 @@ class Settings:
                                         "(0 = never)", float)
     load_stall_timeout: float = _opt(180.0, "seconds a model load may go without progress before it is "
                                             "abandoned", float)
+    job_stall_timeout: float = _opt(300.0, "seconds a running job may go without progress from its worker "
+                                           "before it fails and the worker is killed (0 = never)", float)
     cancel_grace: float = _opt(5.0, "seconds a running job gets to stop after cancel before its worker "
                                     "is killed", float)
     threads: int = _opt(0, "CPU threads for the engine (0 = library default)", int)

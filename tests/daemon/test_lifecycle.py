@@ -97,3 +97,24 @@ def test_models_dir_for_a_running_daemon_is_noted_as_ignored(sa, tmp_path):
     assert out.returncode == 0, out.stderr
     assert f"note: --models-dir {tmp_path} is ignored: the running daemon uses" in out.stderr
     assert "daemon restart applies it" in out.stderr
+
+
+def test_negative_keep_alive_keeps_the_model_resident_without_offloading(sa):
+    """As Ollama: keep-alive -1 means resident; offload_after does not move it to CPU RAM either."""
+    sa.set(offload_after=60)
+    assert sa.run(*sa.clone_args(), "--keep-alive", "-1").returncode == 0
+    v = sa.variant()
+    assert v["tier"] == "loaded" and v["next_tier"] == "", v
+
+
+def test_load_without_a_variant_loads_the_daemons_default_and_load_unload_take_json(sa):
+    import json
+
+    sa.set(default_variant="bnb")
+    loaded = sa.run("load", "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["variant"] == "bnb" and sa.variant("bnb")["tier"] == "loaded"
+    again = json.loads(sa.run("load", "--json").stdout)
+    assert again["was_loaded"] is True
+    unloaded = sa.run("unload", "--json")
+    assert unloaded.returncode == 0 and json.loads(unloaded.stdout)["unloaded"] == ["bnb"], unloaded.stderr

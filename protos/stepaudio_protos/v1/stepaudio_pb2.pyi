@@ -149,24 +149,28 @@ class LoadRequest(_message.Message):
     def __init__(self, variant: _Optional[str] = ..., keep_alive_s: _Optional[float] = ...) -> None: ...
 
 class UnloadRequest(_message.Message):
-    __slots__ = ("variant", "all", "to_cpu")
+    __slots__ = ("variant", "all", "to_cpu", "force")
     VARIANT_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
     TO_CPU_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     variant: str
     all: bool
     to_cpu: bool
-    def __init__(self, variant: _Optional[str] = ..., all: _Optional[bool] = ..., to_cpu: _Optional[bool] = ...) -> None: ...
+    force: bool
+    def __init__(self, variant: _Optional[str] = ..., all: _Optional[bool] = ..., to_cpu: _Optional[bool] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class UnloadReply(_message.Message):
-    __slots__ = ("unloaded", "offloaded", "deferred")
+    __slots__ = ("unloaded", "offloaded", "deferred", "stopped_jobs")
     UNLOADED_FIELD_NUMBER: _ClassVar[int]
     OFFLOADED_FIELD_NUMBER: _ClassVar[int]
     DEFERRED_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_JOBS_FIELD_NUMBER: _ClassVar[int]
     unloaded: _containers.RepeatedScalarFieldContainer[str]
     offloaded: _containers.RepeatedScalarFieldContainer[str]
     deferred: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, unloaded: _Optional[_Iterable[str]] = ..., offloaded: _Optional[_Iterable[str]] = ..., deferred: _Optional[_Iterable[str]] = ...) -> None: ...
+    stopped_jobs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, unloaded: _Optional[_Iterable[str]] = ..., offloaded: _Optional[_Iterable[str]] = ..., deferred: _Optional[_Iterable[str]] = ..., stopped_jobs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CloneJob(_message.Message):
     __slots__ = ("ref_audio", "ref_text", "text", "language")
