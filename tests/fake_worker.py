@@ -37,7 +37,7 @@ class FakeWorker:
         return {"ev": "ready"}
 
     async def request(self, op: str, payload: dict[str, Any], progress=None,
-                      stall_timeout: Optional[float] = None, audio=None) -> dict[str, Any]:
+                      stall_timeout: Optional[float] = None, audio=None, stall_reason=None) -> dict[str, Any]:
         if not self.alive:
             raise self.crash_error()
         self.ops.append(op)
