@@ -8,7 +8,8 @@ import typer
 from stepaudio_cli import daemon_proc
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.options import flag
-from stepaudio_cli.render import ProgressView, activity, err, print_json, status_text
+from stepaudio_cli.render import (NOT_RUNNING, ProgressView, activity, err, not_running_dict, print_json,
+                                  status_text)
 from stepaudio_cli.service import install_service
 from stepaudio_protos.errors import Exit
 from stepaudio_protos.facts import VARIANTS
@@ -18,9 +19,16 @@ daemon_app = typer.Typer(help="Start, stop and inspect the stepaudiod daemon.", 
 
 def status(ctx: typer.Context, json_out: bool = flag("--json", help="print as JSON")) -> None:
     """Show what is loaded, on which device, memory, idle timers, queue, cache and settings.
-    Starts the daemon if it is not running (`stepaudio daemon status` only looks)."""
+    Never starts the daemon: without one it says so (nothing is loaded)."""
     from stepaudio_cli.messages import message_dict
 
+    if not daemon_proc.peer_check(ctx.obj.paths):
+        if json_out:
+            print_json(not_running_dict(str(ctx.obj.paths.socket)))
+        else:
+            print(NOT_RUNNING)
+        return
+    ctx.obj.autostart = False  # a daemon of another version is still replaced when idle (client.connect)
     reply = message_dict(ctx.obj.client().status())
     if json_out:
         print_json(reply)

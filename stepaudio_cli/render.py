@@ -97,6 +97,14 @@ def print_json(data: object, file=None) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str), file=file or sys.stdout, flush=True)
 
 
+NOT_RUNNING = "stepaudiod is not running; nothing is loaded"
+
+
+def not_running_dict(socket: str) -> dict:
+    """`status --json` without a daemon (docs/json.md): status never starts one."""
+    return {"running": False, "message": NOT_RUNNING, "socket": socket}
+
+
 def status_text(s: dict) -> str:
     """Render a status dict (see status_dict) as aligned plain text."""
     lines = [f"stepaudiod {s['daemon_version']} (protocol {s['protocol_version']}) · pid {s['pid']} · "

@@ -82,9 +82,16 @@ class StepAudio:
                                 text=True, cwd=self.work)
 
     def status(self) -> dict:
+        """The daemon's status, starting the daemon first when none runs (`stepaudio status` itself never
+        starts one; tests of that call self.run("status") directly)."""
         result = self.run("status", "--json")
         assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        reply = json.loads(result.stdout)
+        if reply.get("running") is False:
+            started = self.run("daemon", "start")
+            assert started.returncode == 0, started.stderr
+            return self.status()
+        return reply
 
     def variant(self, name: str = "base") -> dict:
         return next(v for v in self.status()["variants"] if v["variant"] == name)

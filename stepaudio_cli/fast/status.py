@@ -1,7 +1,8 @@
-"""`stepaudio status [--json]` against a running daemon of our version, in a few milliseconds.
+"""`stepaudio status [--json]` in a few milliseconds: against a running daemon of our version, or
+saying that none runs (status never starts the daemon).
 
-Returns an exit code, or None to let the full CLI handle the command (daemon not running, other
-version, refused call, anything unexpected).
+Returns an exit code, or None to let the full CLI handle the command (other version, refused call,
+anything unexpected).
 """
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ def run(json_out: bool) -> int | None:  # no typing import: ~2 ms of a ~30 ms bu
     from stepaudio_cli.fast import h2call, wire
 
     paths = resolve_paths()
-    if not _ensure_daemon(paths):
+    running = _daemon_listening(paths)
+    if running is None:
         return None
+    if not running:  # a status query starts nothing (`watch stepaudio status` must not keep a daemon alive)
+        return _not_running(paths, json_out)
     try:
         token = paths.token_file.read_text().strip()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -46,21 +50,26 @@ def run(json_out: bool) -> int | None:  # no typing import: ~2 ms of a ~30 ms bu
     return 0
 
 
-def _ensure_daemon(paths) -> bool:
-    """Start the daemon if none runs (the same locked auto-start as the full client, without grpc)."""
+def _daemon_listening(paths) -> bool | None:
+    """Whether our daemon listens on the socket; None when unsure (the full client explains)."""
     from stepaudio_cli import daemon_proc
     from stepaudio_cli.errors import CliError
 
     try:
-        if daemon_proc.peer_check(paths):
-            return True
-        daemon_proc.ensure_runtime_dir(paths)
-        with daemon_proc.SpawnLock(paths.spawn_lock):
-            if not daemon_proc.peer_check(paths):
-                daemon_proc.start_daemon(paths, [])
-        return True
+        return daemon_proc.peer_check(paths)
     except CliError:
-        return False  # the full client reports it with its hint
+        return None
+
+
+def _not_running(paths, json_out: bool) -> int:
+    from stepaudio_cli import render
+
+    if json_out:
+        render.print_json(render.not_running_dict(str(paths.socket)))
+    else:
+        print(render.NOT_RUNNING)
+    sys.stdout.flush()
+    return 0
 
 
 def _same_uid(sock: socket.socket) -> bool:

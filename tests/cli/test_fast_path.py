@@ -43,6 +43,7 @@ def test_wire_decoder_equals_protobuf_on_a_full_reply():
 
 
 def test_fast_status_equals_the_full_client(sa):
+    assert sa.run("daemon", "start").returncode == 0
     full = sa.run("--debug", "status", "--json")  # the extra flag routes around the fast path
     fast = sa.run("status", "--json")
     assert full.returncode == fast.returncode == 0
@@ -53,7 +54,7 @@ def test_fast_status_equals_the_full_client(sa):
 
 
 def test_fast_status_imports_neither_grpc_nor_typer(sa):
-    sa.status()
+    assert sa.run("daemon", "start").returncode == 0
     code = ("import sys, runpy; sys.argv = ['stepaudio', 'status']\n"
             "from stepaudio_cli.entry import main\nrc = main()\n"
             "print('MODS', 'grpc' in sys.modules, 'typer' in sys.modules, 'google.protobuf' in sys.modules)")

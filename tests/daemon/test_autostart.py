@@ -30,7 +30,7 @@ def test_second_daemon_refuses_to_start(sa):
 
 
 def test_no_autostart_reports_unavailable(sa):
-    result = sa.run("--no-autostart", "status")
+    result = sa.run("--no-autostart", "load")
     assert result.returncode == 3
     assert "not running" in result.stderr and "hint:" in result.stderr
     assert not sa.daemon_pids()
@@ -38,7 +38,7 @@ def test_no_autostart_reports_unavailable(sa):
 
 def test_daemon_that_cannot_start_shows_its_log(sa):
     sa.set(queue_size="many")  # invalid setting: the daemon exits at once
-    result = sa.run("status")
+    result = sa.run("daemon", "start")
     assert result.returncode == 3
     assert "queue_size" in result.stderr  # the tail of the daemon's start-up log is shown
 
@@ -54,3 +54,17 @@ def test_daemon_start_stop_status_commands(sa):
     assert not sa.socket.exists()
     logs = sa.run("daemon", "logs")
     assert "shutting down" in logs.stdout
+
+
+def test_status_never_starts_the_daemon(sa):
+    """`watch stepaudio status` must not keep a daemon alive: without one, status says so (fast path and
+    full client alike) and starts nothing; jobs and `load` still start it."""
+    for args in (("status",), ("--debug", "status")):  # --debug routes around the fast path
+        text = sa.run(*args)
+        assert text.returncode == 0 and text.stdout == "stepaudiod is not running; nothing is loaded\n", text.stderr
+    fast, full = sa.run("status", "--json"), sa.run("--debug", "status", "--json")
+    assert json.loads(fast.stdout) == json.loads(full.stdout) == {
+        "running": False, "message": "stepaudiod is not running; nothing is loaded", "socket": str(sa.socket)}
+    assert not sa.daemon_pids() and not sa.socket.exists()
+    assert sa.run("load").returncode == 0
+    assert sa.status()["pid"] == sa.daemon_pids()[0]
