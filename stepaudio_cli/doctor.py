@@ -181,6 +181,7 @@ def check_models(root: Path) -> list[Check]:
     for p in parts:
         if p.complete:
             checks.append(Check(f"model {p.name}", PASS, f"{p.folder} ({human_bytes(p.size_bytes)}"
+                                                         f"{f', {p.release} release' if p.release else ''}"
                                                          f"{', tiny test model' if p.tiny else ''})"))
         elif p.installed:
             checks.append(Check(f"model {p.name}", FAIL, f"{p.folder} is incomplete: missing "

@@ -55,6 +55,7 @@ class PartStatus:
     size_bytes: int = 0            # bytes of every file under the folder
     vocoder: Path | None = None    # the vocoder folder a variant uses (its own or the base one)
     tiny: bool = False
+    release: str = ""              # LLM variants: "2025-11" | "2026-01" (model_release); "" for the tokenizer
 
     @property
     def complete(self) -> bool:
@@ -63,7 +64,27 @@ class PartStatus:
     def to_dict(self) -> dict:
         return {"name": self.name, "folder": str(self.folder), "installed": self.installed,
                 "complete": self.complete, "missing": self.missing, "size_bytes": self.size_bytes,
-                "vocoder": str(self.vocoder) if self.vocoder else None, "tiny": self.tiny}
+                "vocoder": str(self.vocoder) if self.vocoder else None, "tiny": self.tiny,
+                "release": self.release or None}
+
+
+def model_release(llm_folder: Path) -> str:
+    """Which release of the weights an LLM folder holds: "2026-01" when it has a chat template (upstream's
+    2026 code needs one), else "2025-11" (docs/engine/upstream-2026.md#telling-the-releases-apart). The
+    engine's copy is stepaudio_engine.release.detect_release; tests/cli/test_models.py keeps them equal."""
+    import json
+
+    if (llm_folder / "chat_template.jinja").is_file():
+        return "2026-01"
+    try:
+        data = json.loads((llm_folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "2025-11"
+    template = data.get("chat_template") if isinstance(data, dict) else None
+    if isinstance(template, list):
+        template = next((t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"),
+                        None)
+    return "2026-01" if isinstance(template, str) and template.strip() else "2025-11"
 
 
 def folder_size(folder: Path) -> int:
@@ -124,6 +145,7 @@ def part_status(root: Path, part: str) -> PartStatus:
     if part != TOKENIZER:
         status.missing += [f"{folder.name}/{p}" for p in weight_files(folder)[1]]
         status.vocoder = vocoder_folder(root, part)
+        status.release = model_release(folder)
     status.size_bytes = folder_size(folder)
     return status
 

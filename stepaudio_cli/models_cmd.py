@@ -37,6 +37,8 @@ def models_table(parts: list) -> str:
     rows = [("PART", "STATE", "SIZE", "FOLDER")]
     for p in parts:
         state = "complete" if p.complete else ("incomplete" if p.installed else "not installed")
+        if p.complete and p.release:
+            state += f", {p.release} release"
         if p.complete and p.tiny:
             state += " (tiny test model)"
         rows.append((p.name, state, human_bytes(p.size_bytes) if p.installed else "-", str(p.folder)))

@@ -242,8 +242,12 @@ def check_llm(root: Path, variant: str) -> list[FileCheck]:
         return f"ok: step1, {cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, vocab {cfg.vocab_size}"
 
     def tokenizer_config(path: Path) -> str:
+        from stepaudio_engine.release import RELEASE_2026, detect_release
+
         json.loads(path.read_text(encoding="utf-8"))
-        return "ok: JSON"
+        release = detect_release(path.parent)
+        why = "has a chat template" if release == RELEASE_2026 else "no chat template"
+        return f"ok: JSON; release {release} ({why}; docs/engine/upstream-2026.md)"
 
     def text_tokenizer(path: Path) -> str:
         tok = TextTokenizer(path.parent)
