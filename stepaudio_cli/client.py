@@ -69,7 +69,7 @@ class DaemonClient:
         what = "idle " if reply.idle else ""
         lost = "" if reply.idle else " (no job was running; its loaded model is unloaded)"
         print(f"note: replacing {what}{other} with stepaudiod {__version__}{lost}", file=sys.stderr)
-        self.shutdown_and_wait()
+        self.shutdown_and_wait(reply.pid, same_version=False)
         return False
 
     def _open(self) -> None:
@@ -96,15 +96,29 @@ class DaemonClient:
     def cancel(self, job_id: str) -> pb.CancelReply:
         return self._unary("Cancel", pb.CancelRequest(job_id=job_id))
 
-    def shutdown_and_wait(self, deadline_s: float = 15.0) -> None:
+    def shutdown_and_wait(self, pid: int = 0, same_version: bool = True) -> None:
+        """Ask the daemon to stop and wait until its process is gone (its lifetime lock with it), so a
+        daemon started next cannot meet the old one. The daemon cancels running jobs and kills a worker
+        that does not stop within cancel_grace; if it is still there a little later, we kill its workers,
+        then it (a restart must never end with no daemon at all)."""
+        pid = pid or (self.health_reply.pid if self.health_reply is not None else 0)
+        grace, workers = 5.0, []
+        if same_version:  # another version's status may not parse: the defaults serve then
+            status = self.status()
+            grace = next((float(x.value) for x in status.settings if x.name == "cancel_grace"), grace)
+            workers = [v.worker_pid for v in status.variants if v.worker_pid]
         self._unary("Shutdown", pb.ShutdownRequest())
         self.close()
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            if not daemon_proc.peer_check(self.paths):
-                return
-            time.sleep(0.02)
-        raise CliError("the daemon did not stop in time", daemon_proc.log_tail_hint(self.paths), Exit.UNAVAILABLE)
+        if daemon_proc.wait_gone(pid, grace + 3.0, self.paths):
+            return
+        for worker in workers:  # a worker the daemon could not end (it waits on it)
+            daemon_proc.kill_if(worker, "stepaudiod.worker_main")
+        if daemon_proc.wait_gone(pid, 5.0, self.paths):
+            return
+        daemon_proc.kill_if(pid, "stepaudiod.main")
+        if not daemon_proc.wait_gone(pid, 5.0, self.paths):
+            raise CliError(f"the daemon (pid {pid}) did not stop", daemon_proc.log_tail_hint(self.paths),
+                           Exit.UNAVAILABLE)
 
     def submit(self, request: pb.JobRequest):
         """Start a job; returns the streaming call (iterate it for events; .cancel() to abandon)."""

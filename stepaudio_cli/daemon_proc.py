@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 
 from stepaudio_cli.errors import CliError
@@ -123,3 +125,39 @@ def ensure_runtime_dir(paths: Paths) -> None:
         check_socket_path(paths.socket)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc), "", Exit.UNAVAILABLE) from None
+
+
+def _alive(pid: int, marker: str = "") -> bool:
+    """pid still runs (not a zombie), and its command line names `marker` (pids are reused)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            if fh.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                return False
+        if marker:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return marker.encode() in fh.read()
+        return True
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    except OSError:
+        return True
+
+
+def wait_gone(pid: int, seconds: float, paths: Paths) -> bool:
+    """Wait until the daemon process `pid` has exited (0 = unknown: wait for its socket to go)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if (pid and not _alive(pid)) or (not pid and not peer_check(paths)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def kill_if(pid: int, marker: str) -> None:
+    """SIGKILL pid if it is still the stepaudio process we think it is."""
+    if pid and _alive(pid, marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+

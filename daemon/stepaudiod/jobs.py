@@ -118,6 +118,7 @@ class Job:
     position: int = 0
     first_audio: float = 0.0           # monotonic time the first streamed audio piece arrived (0 = none yet)
     events: "asyncio.Queue[JobEvent]" = field(default_factory=asyncio.Queue)
+    failure: str = ""                  # "REASON: message" once failed (for the daemon's one log line per job)
 
     @property
     def finished(self) -> bool:
@@ -132,4 +133,5 @@ class Job:
 
     def fail(self, reason: Reason, message: str, hint: str = "") -> None:
         self.state = "cancelled" if reason == Reason.CANCELLED else "failed"
+        self.failure = f"{Reason.parse(reason).value}: {message}"
         self.emit(Failed(Reason.parse(reason), message, hint or Reason.parse(reason).hint))

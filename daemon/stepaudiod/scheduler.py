@@ -309,6 +309,9 @@ class Scheduler:
                 slot.reset()
             slot.running = None
             slot.last_end = time.monotonic()
+            # one line per job, whatever its end: id, kind, variant, seconds (queued included), result
+            log.info("job %s %s %s %.2f s %s", job.id, job.kind, slot.variant, slot.last_end - job.created,
+                     job.state + (f" ({job.failure})" if job.failure else ""))
             slot.keep_alive = self.settings.keep_alive if job.keep_alive is None else job.keep_alive
             self._arm(slot)
             self._mark_activity()

@@ -206,6 +206,8 @@ class WorkerProcess:
                 if queue is not None:
                     queue.put_nowait(msg)
         except (ValueError, asyncio.LimitOverrunError, ConnectionError) as exc:
+            if self.killed_on_purpose and isinstance(exc, ConnectionError):
+                return  # we killed it: its socket closing is no news
             log.error("bad message from worker %d: %s; killing it", self.pid, exc)
             if self.proc and self.proc.returncode is None:
                 self.proc.send_signal(signal.SIGKILL)
