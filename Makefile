@@ -1,6 +1,7 @@
 # The two set-up commands of the README. Both create .venv and install the project from its own files.
 #   make selftest   clone + edit on the tiny model through the real daemon and worker
 #   make test       the whole test suite (CPU only; GPU tests are opt-in: pytest -m gpu)
+#   make check      ruff, mypy and the import-linter contracts (developers; .ci/run runs it first)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= engine,cpu,test
@@ -29,3 +30,11 @@ generated: $(VENV)/.installed
 	$(PY) -m stepaudio_cli.gen_docs
 
 .PHONY: generated
+
+# Lint, types and import boundaries (pyproject.toml configures each); .ci/run runs this before the tests.
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check daemon stepaudio_cli protos stepaudio_serve tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+.PHONY: check

@@ -22,7 +22,8 @@ Measured, all in this run (the baseline is Llama; ratios are ours / Llama, goal 
 - peak memory of each model's prefill + warm-up phase above the memory before it: on CUDA
   torch.cuda.max_memory_allocated, on CPU the kernel's resident high-water mark (VmHWM, reset through
   /proc/self/clear_refs) or, where that is unavailable, a psutil RSS sampler.
-The defaults (2 layers, fp32) run in about 2 minutes on a 2-core CPU, bf16 in about 3. No timed assertions: this only prints.
+The defaults (2 layers, fp32) run in about 2 minutes on a 2-core CPU, bf16 in about 3. No timed assertions:
+this only prints.
 """
 from __future__ import annotations
 
@@ -313,7 +314,8 @@ def report(args: argparse.Namespace, results: dict[str, Result], device: torch.d
         return head(r) + 32 * per_layer(r)
 
     rows = [
-        ("decode, median ms/token", 1e3 * statistics.median(base.decode), 1e3 * statistics.median(ours.decode), "<= 1.2"),
+        ("decode, median ms/token", 1e3 * statistics.median(base.decode), 1e3 * statistics.median(ours.decode),
+         "<= 1.2"),
         ("decode, p90 ms/token", 1e3 * percentile(base.decode, 0.9), 1e3 * percentile(ours.decode, 0.9), ""),
         ("  lm_head alone, median ms", 1e3 * head(base), 1e3 * head(ours), ""),
         ("  per layer, ms ((token - head) / layers)", 1e3 * per_layer(base), 1e3 * per_layer(ours), "<= 1.2"),

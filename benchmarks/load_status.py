@@ -207,7 +207,8 @@ def main() -> int:
         sys.path[:0] = paths[:3]
         from stepaudio_engine.tiny import ensure_tiny_models
 
-        env["STEPAUDIO_MODELS_DIR"] = str(ensure_tiny_models(Path.home() / ".cache" / "stepaudio-bench" / "tiny-models"))
+        tiny = Path.home() / ".cache" / "stepaudio-bench" / "tiny-models"
+        env["STEPAUDIO_MODELS_DIR"] = str(ensure_tiny_models(tiny))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     cli = [sys.executable, "-m", "stepaudio_cli.entry"]
     try:

@@ -105,7 +105,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 return int(exc.exit_code)
             # the same error:/hint: shape as every other error, not click's Usage/Error block
             command = getattr(getattr(exc, "ctx", None), "command_path", "") or "stepaudio"
-            print(f"error: {exc.format_message()}", file=sys.stderr)
+            print(f"error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]  # click
             print(f"hint: see `{command} --help`", file=sys.stderr)
             return Exit.USAGE
         if "--debug" in args:

@@ -49,7 +49,8 @@ def batch(
     except KeyboardInterrupt:
         run.stop()
         raise CliError("interrupted: queued and running batch jobs were cancelled",
-                       "run the same batch again to resume: finished outputs are skipped", Exit.INTERRUPTED) from None
+                       "run the same batch again to resume: finished outputs are skipped",
+                       Exit.INTERRUPTED) from None
     finally:
         run.close()
     _summary(run.results, time.monotonic() - started)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 import grpc
 
@@ -151,7 +151,8 @@ _LOST = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode
 def rpc_error(exc: grpc.RpcError) -> CliError:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
-    trailer = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    metadata = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    trailer: dict[str, Any] = dict(metadata or ())  # type: ignore[arg-type]  # grpc's stubs type it loosely
     if REASON_METADATA_KEY in trailer:
         hint = trailer.get(HINT_METADATA_KEY, b"")
         return CliError.from_reason(trailer[REASON_METADATA_KEY], details or "", hint.decode("utf-8", "replace"))
@@ -164,7 +165,7 @@ def rpc_error(exc: grpc.RpcError) -> CliError:
                         "see `stepaudio daemon logs`; the next command restarts it", Reason.UNAVAILABLE)
     reason = _REASON_FOR_STATUS.get(code, Reason.UNAVAILABLE)  # type: ignore[arg-type]
     if reason is Reason.USAGE:
-        return CliError(details, "", reason)
+        return CliError(details or "", "", reason)
     return CliError(f"daemon error {code}: {details}", "see `stepaudio daemon logs`", reason)
 
 

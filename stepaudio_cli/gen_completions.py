@@ -40,7 +40,7 @@ def _choice_params() -> dict[str, dict[str, str]]:
             "models pull:part": dict.fromkeys(["base", "awq", "tokenizer"], "")}
 
 
-def _value_for(param, path: list[str], choices_by_name: dict[str, list[str]]) -> Value:
+def _value_for(param, path: list[str], choices_by_name: dict[str, dict[str, str]]) -> Value:
     """Read the value kind from the parameter's declared type (an Enum, a Path), else from the tables above."""
     import enum
     import pathlib

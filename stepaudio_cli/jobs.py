@@ -35,7 +35,8 @@ def clone(
                                                                     "(default: transcribe it)"),
     voice: Optional[str] = typer.Option(None, "--voice", help="use a saved voice instead of REF (voices add)"),
     language: Optional[str] = typer.Option(None, "--language", help=LANGUAGE_HELP),
-    text_file: Optional[str] = typer.Option(None, "--text-file", help="read the text to speak from a file ('-' = stdin)"),
+    text_file: Optional[str] = typer.Option(None, "--text-file",
+                                            help="read the text to speak from a file ('-' = stdin)"),
     json_out: bool = flag("--json", help="print the result as JSON"),
     opts: JobOptions = JobOptions(),
 ) -> None:

@@ -4,8 +4,6 @@ Pure data from stepaudio_protos.edits: no daemon needed, so it answers at once a
 """
 from __future__ import annotations
 
-import typer
-
 from stepaudio_cli.options import flag
 
 

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -171,8 +171,8 @@ def _download(repo: str, folder: Path, revision: str) -> None:
     except OfflineModeIsEnabled:
         raise CliError(f"cannot download {repo}: HF_HUB_OFFLINE is set", "unset HF_HUB_OFFLINE") from None
     except (RepositoryNotFoundError, GatedRepoError) as exc:
-        raise CliError(f"{repo} was not found on the hub ({_first_line(exc)})", "check the repository name and your access "
-                       "(`hf auth login` for gated repositories)") from None
+        raise CliError(f"{repo} was not found on the hub ({_first_line(exc)})",
+                       "check the repository name and your access (`hf auth login` for gated repositories)") from None
     except RevisionNotFoundError as exc:
         raise CliError(f"{repo}: {_first_line(exc)}", "pass an existing --revision (default: main)") from None
     except hub_download.DownloadError as exc:
@@ -190,7 +190,7 @@ class _PullProgress:
     """A rich bar per file on a terminal; otherwise one line when each file starts (logs stay short)."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: Any = None   # a rich Progress on a terminal
         self.tasks: dict[str, int] = {}
 
     def __enter__(self) -> "_PullProgress":

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Optional
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.inputs import check_input_audio, check_output_path, check_text
 from stepaudio_protos import formats, languages, pinyin, validate
-from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS, checks_needed  # noqa: F401
-from stepaudio_protos.errors import Exit, Reason
-from stepaudio_protos.validate import EDIT_FLAGS, MAX_CANDIDATES, VARIANTS  # noqa: F401  (re-exported)
+from stepaudio_protos.errors import Exit
+from stepaudio_protos.facts import checks_needed
 
 if TYPE_CHECKING:  # job_options imports typer; building requests does not need it
     from stepaudio_cli.job_options import JobOptions

@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import typer
 
@@ -25,7 +25,7 @@ def enable_lines(unit: str) -> list[str]:
     return ["systemctl --user daemon-reload", f"systemctl --user enable --now {unit.removesuffix('.service')}"]
 
 
-def unit_path(env: Optional[dict[str, str]] = None, name: str = UNIT_NAME) -> Path:
+def unit_path(env: Optional[Mapping[str, str]] = None, name: str = UNIT_NAME) -> Path:
     """Where the unit goes: systemd's per-user folder ($XDG_CONFIG_HOME/systemd/user, else ~/.config/...).
     With STEPAUDIO_HOME set (a re-rooted, e.g. test, installation) it goes under that folder instead."""
     env = os.environ if env is None else env
@@ -44,7 +44,7 @@ def _assignment(name: str, value: str) -> str:
     return f'Environment="{text}"'
 
 
-def unit_text(models_dir: Optional[str], env: Optional[dict[str, str]] = None, http: bool = False) -> str:
+def unit_text(models_dir: Optional[str], env: Optional[Mapping[str, str]] = None, http: bool = False) -> str:
     """The daemon's unit, or with `http` the unit of `stepaudio serve` (address, port, limits and the API key
     file come from config.toml, `stepaudio config set http_...`; the key itself never goes in the unit)."""
     env = os.environ if env is None else env

@@ -169,7 +169,7 @@ class Pipeline:
         if req.edit_type == "paralinguistic":
             check_sound_tags(req.text, self.prompts.release)  # before any audio work
         run = Run(progress, cancel)
-        source, text, stop, caches = req.input_audio, req.audio_text, "", []
+        source, text, caches = req.input_audio, req.audio_text, []
         # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
         seed = req.seed if req.seed is not None else secrets.randbits(31)
         passes = max(1, req.iterations)

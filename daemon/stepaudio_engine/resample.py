@@ -17,7 +17,8 @@ Like `Resample` (which builds its kernel with dtype=None), the kernel is evaluat
 float32 (`kernel="transform"`, the tokenizer path). `torchaudio.functional.resample`, which upstream's CosyVoice
 front end calls for the vocoder prompt (UP:stepvocoder/cosyvoice2/cli/frontend.py), builds the same kernel in
 the waveform's dtype, float32, every step rounded to float32 (`kernel="functional"`; docs/engine/vocoder.md
-"Resampling"). Either way the signal is padded by `width` zeros on the left and `width + p` on the right, convolved with stride p
+"Resampling"). Either way the signal is padded by `width` zeros on the left and `width + p` on the right,
+convolved with stride p
 (one output per phase) and cut to `ceil(q * n / p)` samples. The convolution runs in float32 with torch's
 conv1d, the same operator torchaudio uses, so the results agree to float32 rounding.
 """

@@ -118,8 +118,6 @@ def check_tokenizer(root: Path) -> list[FileCheck]:
         return "ok: front end options read"
 
     def weights(path: Path) -> str:
-        import torch
-
         from stepaudio_engine.meta import build_meta
         from stepaudio_engine.tokenizer.sanm import SanmEncoder
         from stepaudio_engine.tokenizer.vq02 import _encoder_config, _read_yaml

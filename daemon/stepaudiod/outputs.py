@@ -26,7 +26,8 @@ def check_output(path: str, force: bool) -> Path:
     try:
         return _check_output(path, force)
     except OSError as exc:  # stat itself failed, e.g. ENAMETOOLONG: not a daemon bug, a bad path
-        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc.strerror}", "choose another -o") from None
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc.strerror}",
+                          "choose another -o") from None
 
 
 def _check_output(path: str, force: bool) -> Path:
@@ -34,7 +35,8 @@ def _check_output(path: str, force: bool) -> Path:
     if not target.is_absolute():
         raise DaemonError(Reason.BAD_INPUT, f"output path must be absolute: {path}", "the CLI sends absolute paths")
     if target.is_dir():
-        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"output {target} is a directory", "give a file name, e.g. -o out.wav")
+        raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"output {target} is a directory",
+                          "give a file name, e.g. -o out.wav")
     parent = target.parent
     if not parent.is_dir():
         raise DaemonError(Reason.OUTPUT_UNWRITABLE, f"folder {parent} does not exist", "create it first")

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 import grpc
 import psutil
@@ -41,13 +41,13 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         async def deny(request, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong stepaudio token")
 
-        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_unary: Any = grpc.unary_unary_rpc_method_handler(deny)
 
         async def deny_stream(request, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong stepaudio token")
             yield  # pragma: no cover
 
-        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny_stream)
+        self._deny_stream: Any = grpc.unary_stream_rpc_method_handler(deny_stream)
 
     async def intercept_service(self, continuation, details):
         metadata = dict(details.invocation_metadata or ())
@@ -158,7 +158,8 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         target = outputs.check_output(request.output, request.force)
         if kind == "clone":
             c = request.clone
-            payload = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text, "language": c.language}
+            payload: dict[str, Any] = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text,
+                                       "language": c.language}
             _require_input(c.ref_audio)
             self._check_text_length(c.text)
             _check_text_controls(c.text, c.language)

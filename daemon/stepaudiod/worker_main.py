@@ -75,7 +75,7 @@ class WorkerLoop:
         """A ProgressFn that forwards stage changes at once and other updates at most every
         PROGRESS_INTERVAL_S: the engine reports every generated token, and relaying each one through
         daemon and CLI cost the worker about half its CPU on a 2-core machine (benchmarks/batch_throughput.py)."""
-        last = {"stage": None, "at": 0.0}
+        last: dict[str, Any] = {"stage": None, "at": 0.0}
         audio_stage = self.api.AUDIO_STAGE
 
         def progress(stage: str, fraction: float, detail: dict) -> None:

@@ -36,7 +36,8 @@ def _installed_version() -> str:
         except OSError:
             continue
         for folder in names:
-            if folder.split("-")[0].split(".")[0].lower() == "stepaudio" and folder.endswith((".dist-info", ".egg-info")):
+            ours = folder.split("-")[0].split(".")[0].lower() == "stepaudio"
+            if ours and folder.endswith((".dist-info", ".egg-info")):
                 found = _metadata_version(os.path.join(entry or ".", folder))
                 if found:
                     return found

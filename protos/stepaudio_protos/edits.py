@@ -115,7 +115,7 @@ def check_option(edit_type: str, option: str) -> str | None:
         return None
     hint = suggest(option, choices)
     return f"unknown {edit_type} '{option}'" + (f"; {hint}" if hint else "") + \
-        f" (see `stepaudio list-edits`)"
+        " (see `stepaudio list-edits`)"
 
 
 # One line per option for `stepaudio list-edits` and shell completion help. The option names are upstream's

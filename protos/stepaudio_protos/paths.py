@@ -8,6 +8,7 @@ Deliberately no platformdirs import here: this module runs on every CLI start.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 APP = "stepaudio"
@@ -94,7 +95,7 @@ def _runtime_base() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / APP / "run"
 
 
-def resolve_paths(env: dict[str, str] | None = None) -> Paths:
+def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:
     """Paths for this user; STEPAUDIO_HOME re-roots all of them; STEPAUDIO_MODELS_DIR moves the models."""
     env = os.environ if env is None else env
     home = env.get("STEPAUDIO_HOME", "")

@@ -17,13 +17,14 @@ from stepaudio_protos.paths import Paths, resolve_paths
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib  # type: ignore[no-redef, unused-ignore]
 
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return value
+    parse.choices = allowed  # type: ignore[attr-defined]  # listed in the README's settings table
     return parse
 
 

@@ -35,3 +35,14 @@ def test_reference_is_plain_text_at_100_columns(helps):
     assert "\x1b[" not in doc  # NO_COLOR/TERM=dumb: no ANSI escapes in the committed file
     for text in helps.values():
         assert max(len(line.rstrip()) for line in text.splitlines()) <= 100
+
+
+def test_readme_settings_table_is_fresh():
+    """The README's settings table is generated from stepaudio_protos/settings.py, like docs/cli.md from --help."""
+    text = gen_docs.README.read_text()
+    assert gen_docs.readme_with_table(text) == text, "README.md's settings table is stale: run `make generated`"
+    table = gen_docs.settings_table()
+    from stepaudio_protos.settings import Settings, setting_fields
+
+    for f in setting_fields():
+        assert (f"`{Settings.env_name(f.name)}`" in table) != f.metadata["hidden"], f.name

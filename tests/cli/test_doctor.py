@@ -75,7 +75,7 @@ def test_text_output_and_a_broken_config(sa):
     config.write_text("queue_size = 'many'\n")
     result = sa.run("doctor", "--no-torch", timeout=60)
     assert result.returncode == 1
-    line = next(l for l in result.stdout.splitlines() if " settings " in l)
+    line = next(row for row in result.stdout.splitlines() if " settings " in row)
     assert line.startswith("fail") and "queue_size" in line
     assert "fix: fix it: stepaudio config show" in result.stdout
     assert "failed" in result.stderr

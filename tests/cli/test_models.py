@@ -186,7 +186,8 @@ def test_pull_downloads_the_variant_and_the_tokenizer(sa, tiny, hub, tmp_path):
     _same_tree(tiny / "Step-Audio-EditX", root / "Step-Audio-EditX")
     _same_tree(tiny / "Step-Audio-Tokenizer", root / "Step-Audio-Tokenizer")
     resolved = [r for r in hub.requests if "/resolve/" in r.path and r.method == "GET"]
-    assert len(resolved) == len(_files_under(tiny / "Step-Audio-EditX")) + len(_files_under(tiny / "Step-Audio-Tokenizer"))
+    assert len(resolved) == \
+        len(_files_under(tiny / "Step-Audio-EditX")) + len(_files_under(tiny / "Step-Audio-Tokenizer"))
 
     hub.requests.clear()
     again = sa.run("models", "pull", "--models-dir", str(root), timeout=120)   # nothing new to fetch
@@ -278,7 +279,8 @@ def test_verify_reads_the_released_config_tokenizer_and_codebook(tmp_path, relea
     assert checks["config.json"].ok and "32 layers" in checks["config.json"].message
     assert checks["tokenizer.model"].ok and "74752 pieces" in checks["tokenizer.model"].message
     assert checks["tokenizer_config.json"].ok
-    assert not checks["model.safetensors"].ok and "no model.safetensors.index.json" in checks["model.safetensors"].message
+    assert not checks["model.safetensors"].ok
+    assert "no model.safetensors.index.json" in checks["model.safetensors"].message
 
     checks = {Path(c.file).name: c for c in check_tokenizer(tmp_path)}
     # without model.pt the encoder width is unknown: the codebook is checked for rank only

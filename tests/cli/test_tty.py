@@ -66,7 +66,8 @@ def test_progress_bar_on_a_tty_and_plain_lines_in_a_file(sa):
         term.run(f"cd {shlex.quote(str(sa.work))} && {cli}", rc1)
         screens = _captures_until_done(term, rc1)
         assert rc1.read_text().strip() == "0", screens[-1]
-        live = [line for s in screens for line in s.splitlines() if "clone" in line and any(c in line for c in BAR_CHARS)]
+        live = [line for s in screens for line in s.splitlines()
+                if "clone" in line and any(c in line for c in BAR_CHARS)]
         assert live, "no progress bar was ever on screen:\n" + screens[len(screens) // 2]
         assert any(c in "".join(live) for c in SPINNER_CHARS)
         assert any("clone: loading" in line or "clone: generating" in line for line in live)

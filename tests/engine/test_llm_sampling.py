@@ -152,7 +152,10 @@ def test_post_processing_drops_non_audio_ids() -> None:
 
 def test_seeds_reproduce_and_differ() -> None:
     llm = _llm(None, seed=3)
-    run = lambda seed: generate(llm, PROMPT, GenerationOptions(seed=seed, max_length=len(PROMPT) + 30))
+
+    def run(seed: int) -> list[int]:
+        return generate(llm, PROMPT, GenerationOptions(seed=seed, max_length=len(PROMPT) + 30))
+
     first = run(7)
     assert len(first) == 29
     assert run(7) == first

@@ -42,7 +42,8 @@ def test_prompt_command(llm_dir: Path, edit_prompt: Path, tmp_path: Path) -> Non
     sf.write(str(wav), (0.1 * np.sin(np.arange(4000) / 9)).astype(np.float32), 16000, subtype="PCM_16")
     np.save(tmp_path / "audio.npy", np.asarray(AUDIO, dtype=np.int64))
     rc = main(["prompt", "--llm-dir", str(llm_dir), "--mode", "clone", "--audio-tokens", str(tmp_path / "audio.npy"),
-               "--ref-text", "ref words", "--text", "new words", "--ref-audio", str(wav), "--out", str(tmp_path / "c.npy")])
+               "--ref-text", "ref words", "--text", "new words", "--ref-audio", str(wav),
+               "--out", str(tmp_path / "c.npy")])
     assert rc == 0
     clone = np.load(tmp_path / "c.npy").tolist()
     assert 65536 + 1034 in clone and clone[:2] == [1, 4] and clone[-1] == 78

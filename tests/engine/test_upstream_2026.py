@@ -71,7 +71,8 @@ def test_2025_clone_prompts_with_language_tags_and_pinyin(released_files, key):
     ids = builder.clone_prompt("ref", AUDIO, CLONE_TEXTS[key], "clone_0123456789abcdef")
     turn = _user_turn(ids, [3, 4, 1, 4623, 78])
     assert turn == GOLDEN[f"2025:{key}"]
-    _decodes_to(released_files, turn[4:-5], CLONE_TEXTS[key])   # between <s> "human⏎" and <|EOT|> <|BOT|> <s> "assistant⏎"
+    # between <s> "human⏎" and <|EOT|> <|BOT|> <s> "assistant⏎"
+    _decodes_to(released_files, turn[4:-5], CLONE_TEXTS[key])
 
 
 def test_2026_folder_is_prompted_through_its_chat_template(released_files, tmp_path):

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 
 from sa_helpers import StepAudio, process_gone, wait_for, write_wav
 

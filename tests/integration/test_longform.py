@@ -102,7 +102,8 @@ def test_a_reader_that_goes_away_cancels_the_stream_and_the_daemon_serves_on(rea
 def test_format_choices_that_do_not_fit_are_usage_errors(real):
     for extra, words in ((("-o", "x.mp3", "--format", "wav"), "does not match"),
                          (("-o", "x.mp3", "--sample-format", "float"), "cannot store float"),
-                         (("-o", "x.m4a"), "cannot tell"), (("-o", "x.wav", "--format", "aac"), "unknown output format")):
+                         (("-o", "x.m4a"), "cannot tell"),
+                         (("-o", "x.wav", "--format", "aac"), "unknown output format")):
         result = real.run(*real.clone_args("x", "hi")[:-2], *extra)
         assert result.returncode == 2 and words in result.stderr, result.stderr
     assert not list(real.work.glob("x.*"))

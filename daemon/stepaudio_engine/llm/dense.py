@@ -1,4 +1,5 @@
-"""The `base` variant's loader: every tensor of the released checkpoint, unquantised (docs/engine/models.md#variants)."""
+"""The `base` variant's loader: every tensor of the released checkpoint, unquantised
+(docs/engine/models.md#variants)."""
 from __future__ import annotations
 
 import torch

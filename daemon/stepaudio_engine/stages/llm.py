@@ -69,7 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               description="Run the step1 decoder over prompt ids and dump logits.",
                               epilog=LOGITS_HELP, formatter_class=fmt)
     _model_args(p)
-    p.add_argument("--positions", default="last", help="last | all | comma-separated indices; negative ones count from the end (write --positions=-1,0)")
+    p.add_argument("--positions", default="last", help="last | all | comma-separated indices; negative ones "
+                                                         "count from the end (write --positions=-1,0)")
     p.set_defaults(func=run_logits)
 
     p = subparsers.add_parser("generate", help="greedy or seeded continuation of a prompt (.npy)",
