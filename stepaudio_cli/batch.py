@@ -7,6 +7,7 @@ crash) unless --force. Exit code 0 if every line succeeded or was skipped, 1 oth
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -84,8 +85,11 @@ class _Run:
         if self.client is None:
             self.client = self.ctx.obj.client()
         future = self.pool.submit(_run_one, self.client, prepared, self.stopping, self.calls)
-        future.add_done_callback(lambda f, n=n: self._finish(n, _outcome(n, f)))
+        future.add_done_callback(functools.partial(self._done, n))
         self.futures.append(future)
+
+    def _done(self, n: int, future: Future) -> None:
+        self._finish(n, _outcome(n, future))
 
     def wait(self) -> None:
         for future in list(self.futures):

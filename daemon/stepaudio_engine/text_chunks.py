@@ -1,6 +1,7 @@
 """Long text for clone: split into sentences, then into chunks the model speaks one at a time.
 
-The model was trained on utterances of up to about 30 s (engine-spec §4.1) and its window is 8192 ids, so a
+The model was trained on utterances of up to about 30 s (docs/engine/audio.md#input-length-and-rates) and
+its window is 8192 ids, so a
 paragraph or a chapter is spoken chunk by chunk with the same reference prompt. A chunk is one sentence:
 that is what a listener hears first when the output streams, and where a natural pause goes. Sentences
 shorter than MIN_UNITS are packed with the next one (a lone "Yes." sounds clipped), and sentences longer
