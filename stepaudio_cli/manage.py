@@ -102,7 +102,7 @@ def unload(
         raise CliError("--force does not go with --to-cpu", "--to-cpu waits for the job; --force kills it",
                        Exit.USAGE)
     variant = check_variant(variant)
-    empty = {"unloaded": [], "offloaded": [], "deferred": [], "stopped_jobs": []}
+    empty: dict[str, list[str]] = {"unloaded": [], "offloaded": [], "deferred": [], "stopped_jobs": []}
     if not daemon_proc.peer_check(ctx.obj.paths):
         if json_out:
             print_json({"daemon_running": False, **empty})

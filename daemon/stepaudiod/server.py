@@ -192,7 +192,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         else:
             variants = [self._variant(request.variant)]  # UNKNOWN_VARIANT: rpc_errors.ErrorInterceptor
         force = request.force and not request.to_cpu
-        stopped = [self.scheduler.slots[v].running.id for v in variants  # type: ignore[union-attr]
+        stopped = [self.scheduler.slots[v].running.id for v in variants  # type: ignore[union-attr, unused-ignore]
                    if force and self.scheduler.slots[v].running is not None]
         unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu, force)
         return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred, stopped_jobs=stopped)
