@@ -6,7 +6,6 @@ grpc and the generated stubs are imported here, so commands that never talk to t
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, Iterator
 
 import grpc
