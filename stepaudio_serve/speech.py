@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stepaudio_protos import edits
 from stepaudio_protos.errors import Reason
+from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS
 from stepaudio_serve.errors import bad_request
 
 EDIT_TYPES = ("clone", *edits.EDIT_TYPES)
@@ -43,16 +44,16 @@ class ExtraParams(BaseModel):
     edit_type: Optional[str] = Field(None, description="clone (default) | emotion | style | speed | paralinguistic "
                                                        "| denoise | vad: edit the reference recording instead")
     edit_info: Optional[str] = Field(None, description="the edit's option, e.g. happy, whisper, faster")
-    iterations: int = Field(1, ge=1, le=10, description="edit passes, each on the last output")
+    iterations: int = Field(1, ge=1, le=MAX_ITERATIONS, description="edit passes, each on the last output")
     seed: Optional[int] = Field(None, ge=-(2 ** 63), le=2 ** 63 - 1, description="seed for reproducible output")
-    candidates: int = Field(1, ge=1, le=8, description="generate N with different seeds, keep the best")
+    candidates: int = Field(1, ge=1, le=MAX_CANDIDATES, description="generate N with different seeds, keep the best")
     check: bool = Field(False, description="transcribe the result and score it (in X-Stepaudio-Report)")
-    variant: Optional[str] = Field(None, description="base | bnb | awq (default: from `model`)")
+    variant: Optional[str] = Field(None, description=f"{' | '.join(VARIANTS)} (default: from `model`)")
 
 
 class SpeechRequest(BaseModel):
     model: str = Field("step-audio-editx", description="step-audio-editx (the daemon's default variant) or a "
-                                                       "variant name: base, bnb, awq")
+                                                       f"variant name: {', '.join(VARIANTS)}")
     input: str = Field(..., description="the text to speak")
     voice: Union[str, VoiceId, None] = Field(None, description="a saved voice (GET /v1/audio/voices), by name "
                                                                "or {\"id\": name}; ref_audio wins when given")
