@@ -122,6 +122,8 @@ def status_text(s: dict) -> str:
                      human_seconds(v["idle_s"]) if active and not v["running_job"] else "-", nxt))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines += [f"  {v['variant']}: LLM {v['bits']}-bit, {v['kernel']}" for v in s["variants"]
+              if v.get("kernel")]
     queue = s["queue"]
     lines.append("")
     lines.append(f"queue  {len(queue)} of {s['queue_capacity']}" +

@@ -39,7 +39,9 @@ class Engine:
         folders = find_model_folders(options.models_dir, options.variant)
         started = time.monotonic()
         progress("llm", 0.0, {})
-        llm = load_llm(folders.llm, options.variant, options.device, options.dtype)
+        # the fast CPU path's ONNX graphs are cached beside the prompt cache (built once per checkpoint)
+        graphs = Path(options.cache_dir).parent / "llm-graphs" if options.cache_dir else None
+        llm = load_llm(folders.llm, options.variant, options.device, options.dtype, graph_cache=graphs)
         self.device = str(llm.device.type)
         dtype = "bf16" if "bfloat16" in str(llm.dtype) and self.device == "cuda" else "fp32"
         progress("tokenizer", 0.5, {})
@@ -53,7 +55,8 @@ class Engine:
         log.info("loaded %s from %s on %s in %.2f s", options.variant, folders.llm, self.device,
                  time.monotonic() - started)
         return {"device": self.device, "model_bytes": self.model_bytes(), "vram_bytes": _vram_bytes(),
-                "folder": str(folders.llm), "tiny": folders.tiny}
+                "folder": str(folders.llm), "tiny": folders.tiny, "llm_kernel": kernel_label(llm.kernel),
+                "llm_bits": int(llm.kernel.get("bits", 0))}
 
     def offload(self) -> dict:
         p = self._loaded()
@@ -96,6 +99,15 @@ class Engine:
         if self.pipeline is None:
             raise EngineError(Reason.INTERNAL, "the engine is not loaded", "")
         return self.pipeline
+
+
+def kernel_label(kernel: dict) -> str:
+    """One line for status: 'onnxruntime MatMulNBits, int8 activations, 8-bit lm_head' (+ a fallback reason)."""
+    text = f"{kernel.get('kernel', '?')}, {kernel.get('activations', '?')} activations, " \
+           f"{kernel.get('head_bits', '?')}-bit lm_head"
+    if kernel.get("fallback"):
+        text += f" (fast CPU path unavailable: {kernel['fallback']})"
+    return text
 
 
 def _vram_bytes() -> int:

@@ -33,11 +33,14 @@ class LoadInfo:
     model_bytes: int = 0
     vram_bytes: int = 0
     folder: str = ""
+    kernel: str = ""          # what multiplies the LLM weights (after a load; "" after offload/resume)
+    bits: int = 0             # bits per LLM decoder weight
 
     @classmethod
     def from_worker(cls, data: dict[str, Any]) -> "LoadInfo":
         return cls(device=str(data.get("device") or ""), model_bytes=int(data.get("model_bytes") or 0),
-                   vram_bytes=int(data.get("vram_bytes") or 0), folder=str(data.get("folder") or ""))
+                   vram_bytes=int(data.get("vram_bytes") or 0), folder=str(data.get("folder") or ""),
+                   kernel=str(data.get("llm_kernel") or ""), bits=int(data.get("llm_bits") or 0))
 
 
 @dataclass

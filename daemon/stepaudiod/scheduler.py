@@ -47,6 +47,8 @@ class Slot:
     model_bytes: int = 0
     vram_bytes: int = 0
     folder: str = ""
+    kernel: str = ""                  # what multiplies the LLM weights (engine load info)
+    bits: int = 0
     load_time: float = 0.0
     jobs_served: int = 0
     last_end: float = field(default_factory=time.monotonic)
@@ -58,6 +60,7 @@ class Slot:
 
     def reset(self) -> None:
         self.tier, self.worker, self.device, self.model_bytes, self.vram_bytes = Tier.UNLOADED, None, "", 0, 0
+        self.kernel, self.bits = "", 0
         self.next_tier, self.next_at, self.pending = None, 0.0, ""
 
     def take(self, info: LoadInfo) -> None:
@@ -65,6 +68,8 @@ class Slot:
         self.device, self.vram_bytes = info.device or self.device, info.vram_bytes
         if info.model_bytes:
             self.model_bytes, self.folder = info.model_bytes, info.folder
+        if info.kernel:
+            self.kernel, self.bits = info.kernel, info.bits
 
     def snapshot(self, now: float) -> VariantSnapshot:
         alive = self.worker is not None and self.worker.alive
@@ -76,7 +81,8 @@ class Slot:
             idle_s=0.0 if self.running or self.tier is Tier.UNLOADED else now - self.last_end,
             next_tier=self.next_tier.value if self.next_tier else "",
             next_tier_in_s=max(0.0, self.next_at - now) if self.next_tier else -1.0,
-            running_job=self.running.id if self.running else "", keep_alive_s=self.keep_alive)
+            running_job=self.running.id if self.running else "", keep_alive_s=self.keep_alive,
+            kernel=self.kernel, bits=self.bits)
 
 
 class Scheduler:

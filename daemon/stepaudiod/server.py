@@ -266,7 +266,7 @@ def _variant_status(v: VariantSnapshot) -> pb.VariantStatus:
         variant=v.variant, tier=v.tier.value, device=v.device, worker_pid=v.worker_pid, rss_bytes=rss,
         vram_bytes=v.vram_bytes, model_bytes=v.model_bytes, load_time_s=v.load_time_s, jobs_served=v.jobs_served,
         idle_s=v.idle_s, next_tier=v.next_tier, next_tier_in_s=v.next_tier_in_s, running_job=v.running_job,
-        keep_alive_s=v.keep_alive_s, folder=v.folder)
+        keep_alive_s=v.keep_alive_s, folder=v.folder, kernel=v.kernel, bits=v.bits)
 
 
 def _to_proto(job_id: str, event: JobEvent) -> pb.JobEvent:

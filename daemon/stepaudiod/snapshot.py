@@ -23,6 +23,8 @@ class VariantSnapshot:
     next_tier_in_s: float    # -1 when no step down is armed
     running_job: str         # job id, "" if none
     keep_alive_s: float
+    kernel: str = ""         # what multiplies the LLM weights, "" when unloaded
+    bits: int = 0            # bits per LLM decoder weight, 0 when unloaded
 
 
 @dataclass(frozen=True)

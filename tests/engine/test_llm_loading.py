@@ -61,7 +61,7 @@ def test_tiny_writer_is_deterministic_and_uses_the_real_names(tmp_path: Path, ti
 
 
 def test_base_loads_fp32_and_bf16_and_reports_memory(tiny: dict[str, Path], base_logits: torch.Tensor) -> None:
-    llm = load_llm(tiny["base"], "base", "cpu", "auto")
+    llm = load_llm(tiny["base"], "base", "cpu", "fp32")
     assert llm.dtype == torch.float32 and llm.device.type == "cpu" and llm.variant == "base"
     n_params = sum(torch.Size(s).numel() for s in expected_tensors(TINY_CONFIG).values())
     assert llm.memory_bytes() == 4 * n_params

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
+from torch import nn
 
 from stepaudio_engine.api import EngineError, Reason
 
@@ -71,9 +72,12 @@ class LoadedLLM:
     variant: str
     device: torch.device
     dtype: torch.dtype          # dtype of the unquantized tensors and of the activations
+    kernel: dict[str, Any] = field(default_factory=dict)   # what multiplies the weights: kernel, bits, ...
 
     def memory_bytes(self) -> int:
         """Bytes of parameters and buffers (bitsandbytes quantization statistics included)."""
+        if not isinstance(self.model, nn.Module):       # the onnxruntime model counts its own
+            return self.model.memory_bytes()
         return module_bytes(self.model)
 
     def to(self, device: Union[str, torch.device]) -> "LoadedLLM":
@@ -81,13 +85,34 @@ class LoadedLLM:
         target = torch.device(device)
         if target.type == "cuda" and not torch.cuda.is_available():
             raise EngineError(Reason.UNSUPPORTED, "cannot move the LLM to CUDA: no GPU available", "")
+        if not isinstance(self.model, nn.Module):
+            if target.type != "cpu":
+                raise EngineError(Reason.UNSUPPORTED, "the onnxruntime LLM runs on the CPU only", "")
+            return self
         self.model.to(target)
         self.device = target
         return self
 
 
-def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: str = "auto") -> LoadedLLM:
+def torch_kernel(variant: str, dtype: torch.dtype) -> dict[str, Any]:
+    """How the torch path multiplies the weights of `variant` (status shows it)."""
+    act = str(dtype).removeprefix("torch.")
+    bits = 16 if dtype == torch.bfloat16 else 32
+    if variant == "bnb":
+        return {"kernel": "bitsandbytes NF4", "bits": 4, "head_bits": bits, "activations": "bfloat16"}
+    if variant == "awq":
+        return {"kernel": "torch, int4 decompressed per forward", "bits": 4, "head_bits": bits, "activations": act}
+    return {"kernel": "torch", "bits": bits, "head_bits": bits, "activations": act}
+
+
+def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: str = "auto",
+             kernel: str = "auto", graph_cache: Optional[Path] = None) -> LoadedLLM:
     """Load the step1 LLM of `variant` from `folder` (e.g. <models>/Step-Audio-EditX-AWQ-4bit).
+
+    On the CPU, `kernel` "auto" runs base 8-bit and awq/bnb 4-bit through onnxruntime (cpu_fast.py; falls back
+    to torch with a logged reason where it cannot run) unless dtype fp32/bf16 is given, which keeps the torch
+    path (exact for base); "torch" keeps the torch path; "onnxruntime" insists on the fast path.
+    `graph_cache` is the folder for the fast path's ONNX graphs (None: built into a temporary folder).
 
     Errors: MODEL_MISSING (folder/config/shards absent), MODEL_CORRUPT (names the wrong tensors),
     UNSUPPORTED (variant needs a package or device that is not here), BAD_INPUT (unknown variant/dtype).
@@ -105,17 +130,29 @@ def load_llm(folder: Path, variant: str = "base", device: str = "auto", dtype: s
         torch.backends.cudnn.allow_tf32 = True
     config, raw = read_config(folder)
     ckpt = open_checkpoint(folder)
+    fast, plan, fallback = None, None, ""
     try:
-        model = _loader(variant)(config, raw, ckpt, dev, dt)
+        if dev.type == "cpu":
+            from .cpu_fast import choose_and_load
+            fast, plan, fallback = choose_and_load(config, raw, ckpt, variant, dtype, kernel, graph_cache)
+        if fast is None:
+            model = _loader(variant)(config, raw, ckpt, dev, dt)
     except torch.OutOfMemoryError as exc:
         raise EngineError(Reason.OUT_OF_MEMORY, f"out of memory loading the {variant} LLM on {dev}",
                           "use a 4-bit variant (bnb/awq), another device, or close other programs") from exc
     finally:
         ckpt.close()
-    assert_materialized(model, folder)
-    model.eval().requires_grad_(False)
-    loaded = LoadedLLM(model, config, folder, variant, dev, dt)
-    log.info("loaded step1 %s from %s on %s (%s): %.1f MB", variant, folder, dev, dt, loaded.memory_bytes() / 1e6)
+    if fast is not None and plan is not None:
+        loaded = LoadedLLM(fast, config, folder, variant, dev, torch.float32, plan.describe())
+    else:
+        assert_materialized(model, folder)
+        model.eval().requires_grad_(False)
+        info = torch_kernel(variant, dt)
+        if fallback:
+            info["fallback"] = fallback
+        loaded = LoadedLLM(model, config, folder, variant, dev, dt, info)
+    log.info("loaded step1 %s from %s on %s (%s): %.1f MB, %s", variant, folder, dev, dt,
+             loaded.memory_bytes() / 1e6, loaded.kernel)
     return loaded
 
 

@@ -124,8 +124,8 @@ def packed_shapes(out_f: int, in_f: int, scheme: Any) -> dict[str, tuple[int, ..
     return shapes
 
 
-def load_awq(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device: torch.device,
-             dtype: torch.dtype, cache_dense: bool = False) -> Step1ForCausalLM:
+def check_awq(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint) -> tuple[Any, list[str], dict[str, Any]]:
+    """Check the folder against the contract; returns (scheme, the packed Linears, the expected tensors)."""
     scheme = weight_scheme(raw, str(ckpt.folder))
     linears = linear_shapes(config)
     dense_expected = expected_tensors(config)
@@ -145,6 +145,14 @@ def load_awq(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device:
         if ckpt.tensor(name).abs().max() != 0:
             raise EngineError(Reason.MODEL_CORRUPT, f"{name} is non-zero although the scheme is symmetric",
                               "download the AWQ folder again")
+    return scheme, quantized, expected
+
+
+def load_awq(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device: torch.device,
+             dtype: torch.dtype, cache_dense: bool = False) -> Step1ForCausalLM:
+    scheme, quantized, expected = check_awq(config, raw, ckpt)
+    linears = linear_shapes(config)
+    dense_expected = expected_tensors(config)
     model = meta_model(config)
     fill_dense(model, ckpt, [n for n in dense_expected if n in expected], device, dtype)
     for lin in quantized:

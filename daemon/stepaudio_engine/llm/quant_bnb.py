@@ -83,9 +83,8 @@ def _replace(model: Step1ForCausalLM, name: str, module: torch.nn.Module) -> Non
     setattr(model.get_submodule(owner), leaf, module)
 
 
-def load_bnb(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device: torch.device,
-             dtype: torch.dtype) -> Step1ForCausalLM:
-    bnb = import_bnb()
+def check_bnb(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint) -> bool:
+    """Check the folder against the contract; True when its Linears are pre-quantized NF4."""
     qcfg = raw.get("quantization_config") or {}
     if qcfg and (qcfg.get("quant_method") != "bitsandbytes" or not qcfg.get("load_in_4bit")):
         raise EngineError(Reason.UNSUPPORTED,
@@ -97,21 +96,34 @@ def load_bnb(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device:
         check_prequantized(config, ckpt)
     else:
         require(compare(expected_tensors(config), ckpt.shapes), str(ckpt.folder))
+    return prequantized
+
+
+def nf4_layer(bnb: Any, ckpt: Checkpoint, lin: str, out_f: int, in_f: int, prequantized: bool,
+              device: torch.device) -> Any:
+    """One decoder Linear as a bitsandbytes NF4 Linear4bit on `device`."""
+    layer = bnb.nn.Linear4bit(in_f, out_f, bias=False, compute_dtype=COMPUTE_DTYPE,
+                              compress_statistics=True, quant_type=QUANT_TYPE, device="meta")
+    if prequantized:
+        stats = {s: ckpt.tensor(f"{lin}.weight.{s}") for s in STAT_SUFFIXES}
+        layer.weight = bnb.nn.Params4bit.from_prequantized(
+            ckpt.tensor(f"{lin}.weight"), stats, requires_grad=False, device=device, module=layer)
+        return layer
+    weight = ckpt.tensor(f"{lin}.weight").to(COMPUTE_DTYPE)
+    layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, compress_statistics=True,
+                                     quant_type=QUANT_TYPE, module=layer)
+    return layer.to(device)    # bitsandbytes quantizes when the weight is moved to its device
+
+
+def load_bnb(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, device: torch.device,
+             dtype: torch.dtype) -> Step1ForCausalLM:
+    bnb = import_bnb()
+    prequantized = check_bnb(config, raw, ckpt)
+    linears = linear_shapes(config)
     model = meta_model(config)
     dense = [n for n in expected_tensors(config) if n.rpartition(".")[0] not in linears]
     fill_dense(model, ckpt, dense, device, dtype)
     for lin, (out_f, in_f) in linears.items():
-        layer = bnb.nn.Linear4bit(in_f, out_f, bias=False, compute_dtype=COMPUTE_DTYPE,
-                                  compress_statistics=True, quant_type=QUANT_TYPE, device="meta")
-        if prequantized:
-            stats = {s: ckpt.tensor(f"{lin}.weight.{s}") for s in STAT_SUFFIXES}
-            layer.weight = bnb.nn.Params4bit.from_prequantized(
-                ckpt.tensor(f"{lin}.weight"), stats, requires_grad=False, device=device, module=layer)
-        else:
-            weight = ckpt.tensor(f"{lin}.weight").to(COMPUTE_DTYPE)
-            layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, compress_statistics=True,
-                                             quant_type=QUANT_TYPE, module=layer)
-            layer = layer.to(device)    # bitsandbytes quantizes when the weight is moved to its device
-        _replace(model, lin, layer)
+        _replace(model, lin, nf4_layer(bnb, ckpt, lin, out_f, in_f, prequantized, device))
     log.debug("bnb: %d Linear layers as NF4 (%s)", len(linears), "pre-quantized" if prequantized else "at load")
     return model

@@ -43,6 +43,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="base", choices=list(VARIANTS), help="how to load it")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--dtype", default="fp32", help="fp32 | bf16 | auto")
+    p.add_argument("--kernel", default="torch", choices=["torch", "onnxruntime", "auto"],
+                   help="torch: the exact path (default); onnxruntime: the fast CPU path (base 8-bit, "
+                        "bnb/awq 4-bit, int8 activations); auto: as the daemon loads")
     p.add_argument("--prompt", required=True, type=Path, help=".npy int64 (L,) prompt ids (from `prompt`)")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
 
@@ -143,7 +146,7 @@ def run_logits(args: argparse.Namespace) -> int:
     from stepaudio_engine.llm import load_llm
 
     try:
-        llm = load_llm(args.llm_dir, args.variant, args.device, args.dtype)
+        llm = load_llm(args.llm_dir, args.variant, args.device, args.dtype, args.kernel)
     except EngineError as exc:
         return _report(exc)
     ids = _ids(args.prompt)
@@ -180,7 +183,7 @@ def run_generate(args: argparse.Namespace) -> int:
     limit = args.greedy if greedy else args.sample
     opts = GenerationOptions(greedy=greedy, seed=None if greedy else args.seed, max_length=len(ids) + limit)
     try:
-        llm = load_llm(args.llm_dir, args.variant, args.device, args.dtype)
+        llm = load_llm(args.llm_dir, args.variant, args.device, args.dtype, args.kernel)
         result = generate_detailed(llm, ids, opts)
     except EngineError as exc:
         return _report(exc)

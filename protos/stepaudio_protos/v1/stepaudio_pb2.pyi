@@ -47,7 +47,7 @@ class Setting(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class VariantStatus(_message.Message):
-    __slots__ = ("variant", "tier", "device", "worker_pid", "rss_bytes", "vram_bytes", "model_bytes", "load_time_s", "jobs_served", "idle_s", "next_tier", "next_tier_in_s", "running_job", "keep_alive_s", "folder")
+    __slots__ = ("variant", "tier", "device", "worker_pid", "rss_bytes", "vram_bytes", "model_bytes", "load_time_s", "jobs_served", "idle_s", "next_tier", "next_tier_in_s", "running_job", "keep_alive_s", "folder", "kernel", "bits")
     VARIANT_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,8 @@ class VariantStatus(_message.Message):
     RUNNING_JOB_FIELD_NUMBER: _ClassVar[int]
     KEEP_ALIVE_S_FIELD_NUMBER: _ClassVar[int]
     FOLDER_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_FIELD_NUMBER: _ClassVar[int]
+    BITS_FIELD_NUMBER: _ClassVar[int]
     variant: str
     tier: str
     device: str
@@ -78,7 +80,9 @@ class VariantStatus(_message.Message):
     running_job: str
     keep_alive_s: float
     folder: str
-    def __init__(self, variant: _Optional[str] = ..., tier: _Optional[str] = ..., device: _Optional[str] = ..., worker_pid: _Optional[int] = ..., rss_bytes: _Optional[int] = ..., vram_bytes: _Optional[int] = ..., model_bytes: _Optional[int] = ..., load_time_s: _Optional[float] = ..., jobs_served: _Optional[int] = ..., idle_s: _Optional[float] = ..., next_tier: _Optional[str] = ..., next_tier_in_s: _Optional[float] = ..., running_job: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., folder: _Optional[str] = ...) -> None: ...
+    kernel: str
+    bits: int
+    def __init__(self, variant: _Optional[str] = ..., tier: _Optional[str] = ..., device: _Optional[str] = ..., worker_pid: _Optional[int] = ..., rss_bytes: _Optional[int] = ..., vram_bytes: _Optional[int] = ..., model_bytes: _Optional[int] = ..., load_time_s: _Optional[float] = ..., jobs_served: _Optional[int] = ..., idle_s: _Optional[float] = ..., next_tier: _Optional[str] = ..., next_tier_in_s: _Optional[float] = ..., running_job: _Optional[str] = ..., keep_alive_s: _Optional[float] = ..., folder: _Optional[str] = ..., kernel: _Optional[str] = ..., bits: _Optional[int] = ...) -> None: ...
 
 class QueuedJob(_message.Message):
     __slots__ = ("job_id", "kind", "variant", "position", "waited_s")
