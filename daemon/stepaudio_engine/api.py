@@ -92,6 +92,7 @@ class LoadOptions:
     device: str = "auto"            # auto | cpu | cuda
     dtype: str = "auto"             # auto | bf16 | fp32 (auto: bf16 on CUDA, fp32 on CPU)
     threads: int = 0                # CPU threads for torch/onnxruntime; 0 = library default
+    flow_bf16: str = "auto"         # auto | on | off: vocoder flow under bf16 autocast on the CPU
     cache_dir: Optional[str] = None  # prompt cache folder; None disables the cache
     cache_max_bytes: int = 1 << 30   # size bound of the prompt cache (least recently used entries go first)
 

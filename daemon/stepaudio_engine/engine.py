@@ -47,7 +47,8 @@ class Engine:
         progress("tokenizer", 0.5, {})
         tokenizer = DualTokenizer(folders.tokenizer, device=self.device, ort_threads=options.threads)
         progress("vocoder", 0.75, {})
-        vocoder = Vocoder(folders.vocoder, device=self.device, dtype=dtype, ort_threads=options.threads)
+        vocoder = Vocoder(folders.vocoder, device=self.device, dtype=dtype, ort_threads=options.threads,
+                          flow_bf16=options.flow_bf16)
         cache = PromptCache(Path(options.cache_dir) if options.cache_dir else None, options.cache_max_bytes)
         self.pipeline = Pipeline(tokenizer, llm, vocoder, folders.llm, cache, folders.tiny)
         self.options = options
@@ -56,7 +57,7 @@ class Engine:
                  time.monotonic() - started)
         return {"device": self.device, "model_bytes": self.model_bytes(), "vram_bytes": _vram_bytes(),
                 "folder": str(folders.llm), "tiny": folders.tiny, "llm_kernel": kernel_label(llm.kernel),
-                "llm_bits": int(llm.kernel.get("bits", 0))}
+                "llm_bits": int(llm.kernel.get("bits", 0)), "flow_bf16": vocoder.flow_autocast}
 
     def offload(self) -> dict:
         p = self._loaded()

@@ -389,7 +389,7 @@ class Scheduler:
     def _load_options(self, slot: Slot) -> dict:
         s = self.settings
         return {"models_dir": str(self.loaded.effective_models_dir()), "variant": slot.variant,
-                "device": s.device, "dtype": s.dtype, "threads": s.threads,
+                "device": s.device, "dtype": s.dtype, "threads": s.threads, "flow_bf16": s.flow_bf16,
                 "cache_dir": str(self.loaded.paths.prompt_cache_dir), "cache_max_bytes": self.cache.max_bytes}
 
     async def _make_room(self, slot: Slot) -> None:

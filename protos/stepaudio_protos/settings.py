@@ -48,8 +48,11 @@ class Settings:
     models_dir: str = _opt("", "folder holding Step-Audio-EditX*/ and Step-Audio-Tokenizer/ "
                                "(default: <data dir>/models)")
     device: str = _opt("auto", "device for the models: auto | cuda | cpu", _choice("auto", "cuda", "cpu"))
-    dtype: str = _opt("auto", "weights dtype: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32",
+    dtype: str = _opt("auto", "weights dtype: auto (bf16 on CUDA; on CPU the LLM runs 8-bit for base, 4-bit for "
+                              "bnb/awq through onnxruntime) | bf16 | fp32 (on CPU: the exact torch path)",
                       _choice("auto", "bf16", "fp32"))
+    flow_bf16: str = _opt("auto", "vocoder flow under bf16 autocast on the CPU: auto (on where the CPU has "
+                                  "AVX512-BF16 or AMX) | on | off", _choice("auto", "on", "off"))
     default_variant: str = _opt("base", "variant used when a request names none", _choice(*VARIANTS))
     max_loaded: int = _opt(1, "how many variants may be loaded at once (the least recently used is "
                               "unloaded to make room)", int)

@@ -59,15 +59,30 @@ def quantize(weight: torch.Tensor, bits: int, block: int) -> NBitsWeight:
     n, k = weight.shape
     if k % block:
         raise LayoutError(f"in_features {k} is not a multiple of the block size {block}")
+    packed = np.empty((n, k // block, block * bits // 8), dtype=np.uint8)
+    scales = np.empty((n, k // block), dtype=np.float32)
+    # a few thousand rows at a time: fp32 temporaries of the whole 74 752-row head would cost ~1 GB each
+    step = max(1, _CHUNK_ELEMENTS // k)
+    for start in range(0, n, step):
+        rows = slice(start, min(n, start + step))
+        q, s = _quantize_rows(weight[rows], bits, block)
+        packed[rows], scales[rows] = q.numpy(), s.numpy()
+    return NBitsWeight(packed, scales.reshape(-1), bits, block, n, k)
+
+
+_CHUNK_ELEMENTS = 1 << 24
+
+
+def _quantize_rows(weight: torch.Tensor, bits: int, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n, k = weight.shape
     w = weight.detach().to(torch.float32).reshape(n, k // block, block)
     qmax = (1 << (bits - 1)) - 1
     scales = w.abs().amax(dim=-1, keepdim=True) / qmax
     scales = torch.where(scales == 0, torch.ones_like(scales), scales)
-    q = torch.round(w / scales).clamp_(-qmax - 1, qmax).to(torch.int16) + (1 << (bits - 1))
-    q = q.to(torch.uint8)
+    q = (torch.round(w / scales).clamp_(-qmax - 1, qmax) + (1 << (bits - 1))).to(torch.uint8)
     if bits == 4:
         q = q[..., 0::2] | (q[..., 1::2] << 4)
-    return NBitsWeight(q.contiguous().numpy(), scales.reshape(-1).contiguous().numpy(), bits, block, n, k)
+    return q, scales.reshape(n, -1)
 
 
 def from_awq(weight_packed: torch.Tensor, weight_scale: torch.Tensor, shape: tuple[int, int],
