@@ -37,6 +37,12 @@ if facts["cuda"]:
     for i in range(torch.cuda.device_count()):
         p = torch.cuda.get_device_properties(i)
         facts["devices"].append({"name": p.name, "memory": p.total_memory, "bf16": torch.cuda.is_bf16_supported()})
+try:
+    from stepaudio_engine.llm.cpu_fast import missing_support
+    from stepaudio_engine.vocoder.facade import flow_bf16_wanted
+    facts["cpu_llm_missing"], facts["cpu_bf16"] = missing_support(), flow_bf16_wanted("auto")
+except Exception as exc:
+    facts["cpu_llm_missing"], facts["cpu_bf16"] = f"the engine cannot be imported: {exc}", False
 print(json.dumps(facts))
 """
 
@@ -148,7 +154,21 @@ def check_torch(timeout: float = 120.0) -> tuple[list[Check], dict]:
     hint = "install a CUDA build of torch for speed" if facts["cuda_build"] is None else \
         "torch has CUDA but sees no GPU: check the driver (nvidia-smi)"
     return [Check("accelerator", WARN, f"torch {facts['torch']}: no CUDA GPU; models run on the CPU "
-                                       f"({facts['threads']} threads), which is slow", hint)], facts
+                                       f"({facts['threads']} threads), which is slow", hint),
+            cpu_llm_check(facts)], facts
+
+
+def cpu_llm_check(facts: dict) -> Check:
+    """Which kernel and bits the LLM gets on this CPU (the engine's own load-time check, run in the probe)."""
+    from stepaudio_protos.facts import CPU_LLM_BITS
+
+    flow = "flow in bf16" if facts.get("cpu_bf16") else "flow in fp32 (no AVX512-BF16)"
+    missing = facts.get("cpu_llm_missing", "")
+    if not missing:
+        bits = ", ".join(f"{v} {b}-bit" for v, b in CPU_LLM_BITS.items())
+        return Check("LLM on CPU", PASS, f"onnxruntime MatMulNBits, int8 activations: {bits}; {flow}")
+    return Check("LLM on CPU", WARN, f"fast path unavailable ({missing}): torch fp32, several times slower; {flow}",
+                 "pip install 'stepaudio[cpu]' (onnxruntime) on a CPU with AVX2")
 
 
 def check_memory() -> list[Check]:

@@ -74,10 +74,17 @@ def list_models(
     root = models_root(ctx, models_dir)
     parts = scan(root)
     if json_out:
-        print_json({"models_dir": str(root), "parts": [p.to_dict() for p in parts]})
+        from stepaudio_protos.facts import CPU_LLM_BITS
+
+        print_json({"models_dir": str(root), "parts": [p.to_dict() for p in parts], "cpu_llm_bits": CPU_LLM_BITS})
         return
     print(f"models in {root}")
     print(models_table(parts))
+    from stepaudio_protos.facts import CPU_LLM_BITS
+
+    print("on a CPU the LLM runs " + ", ".join(f"{v} {b}-bit" for v, b in CPU_LLM_BITS.items()) +
+          " (onnxruntime, int8 activations; dtype fp32 keeps it exact); `stepaudio doctor` checks this CPU, "
+          "`stepaudio status` shows what a loaded variant uses")
     if not any(p.installed for p in parts):
         err(f"nothing is installed in {root}; download with `stepaudio models pull base`")
 

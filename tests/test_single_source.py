@@ -20,6 +20,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+def test_the_engine_plans_the_cpu_bits_the_cli_names() -> None:
+    from stepaudio_engine.llm.cpu_fast import plan_for
+
+    assert {v: plan_for(v, "auto", "auto").bits for v in facts.VARIANTS} == facts.CPU_LLM_BITS
+
+
 def test_the_engine_has_the_same_variants_and_limits() -> None:
     from stepaudio_engine import checks, pipeline
     from stepaudio_engine.llm.variants import NO_BNB_REPO, VARIANTS

@@ -9,6 +9,9 @@ from __future__ import annotations
 VARIANTS = ("base", "bnb", "awq")   # LLM variants (docs/engine/models.md#variants)
 MAX_CANDIDATES = 8                  # --candidates 1..8: each candidate is a full generation
 MAX_ITERATIONS = 10                 # edit --iterations 1..10: each pass edits the last output
+# bits per LLM decoder weight on the CPU with dtype auto: onnxruntime MatMulNBits, int8 activations, 8-bit lm_head
+# (docs/engine/llm.md#cpu-fast-path); dtype fp32 keeps the exact torch path
+CPU_LLM_BITS = {"base": 8, "bnb": 4, "awq": 4}
 
 
 def checks_needed(check: bool, candidates: int) -> bool:

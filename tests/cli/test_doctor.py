@@ -65,6 +65,9 @@ def test_healthy_install_with_a_running_daemon(sa, tmp_path):
     assert "models" not in checks
     assert checks["daemon"]["status"] == "pass" and "running, pid" in checks["daemon"]["detail"]
     assert checks["accelerator"]["status"] in ("pass", "warn")           # the torch subprocess answered
+    if checks["accelerator"]["status"] == "warn":                          # no GPU: which CPU kernel and bits
+        cpu = checks["LLM on CPU"]
+        assert ("base 8-bit" in cpu["detail"]) if cpu["status"] == "pass" else "torch fp32" in cpu["detail"]
     assert "torch" in checks["packages (engine)"]["detail"]
     assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
 

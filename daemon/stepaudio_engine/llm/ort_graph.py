@@ -4,7 +4,7 @@ Two graphs (docs/engine/llm.md "CPU fast path"):
 - `layers.onnx`: hidden (L, H) fp32 after the embedding, the ALiBi bias (G, L·R, T) and each layer's past keys and
   values (P, G, D) -> the final-norm hidden states (L, H) and each layer's new keys and values (L, G, D).
   Every decoder Linear is a `MatMulNBits` (q/k/v stacked into one, gate/up into one); norms, attention and
-  SwiGLU are plain fp32 ops. T = P + L; R = heads per KV group; query head h meets group h // R (engine-spec §6.2).
+  SwiGLU are plain fp32 ops. T = P + L; R = heads per KV group; query head h meets group h // R (docs/engine/llm.md).
 - `head.onnx`: final hidden rows (M, H) -> logits (M, V) through a `MatMulNBits` head.
 
 Weights go to one external-data file (`weights.bin`) as they are produced, 4 KiB aligned (so onnxruntime can

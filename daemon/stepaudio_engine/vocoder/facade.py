@@ -119,7 +119,7 @@ class Vocoder:
         self.device = torch.device("cpu")
         self.to(device)
         # bf16 autocast of the flow on the CPU: 1.6-1.8x faster where the CPU multiplies bf16 natively
-        # (research-2026-12 §4), slower elsewhere; the mel error is bounded in tests/engine/test_vocoder_bf16.py
+        # (measured in issue 16), slower elsewhere; the mel error is bounded in tests/engine/test_vocoder_bf16.py
         self.flow_autocast = flow_bf16_wanted(flow_bf16) and self.device.type == "cpu" \
             and self.flow_dtype == torch.float32
 
