@@ -12,7 +12,7 @@ pack-quantized, group 128) and loaded with the engine's own `load_llm`, so every
 | fp32 torch | today's base on the CPU (the baseline) | base, dtype fp32 |
 | 8-bit ort | base, onnxruntime MatMulNBits 8-bit block 32, int8 activations, 8-bit head | base, dtype auto |
 | 4-bit ort (awq) | the AWQ int4 weights repacked, 8-bit head | awq, dtype auto |
-| 4-bit ort (bnb) | NF4 requantized to int4 block 64, 8-bit head | bnb, dtype auto |
+| 4-bit ort (bnb folder) | int4 block 64, 8-bit head (our bnb folder holds bf16 weights, quantized at load; the released NF4 one is requantized at the same speed) | bnb, dtype auto |
 | awq torch | the awq variant before: int4 decompressed on every forward, fp32 head | awq, kernel torch |
 | bnb torch | bitsandbytes NF4 Linear4bit, fp32 head | bnb, kernel torch |
 
@@ -280,7 +280,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
     fast = [load("fp32 torch (today's base)", base, "base", "fp32"),
             load("8-bit ort (base)", base, "base", "auto"),
             load("4-bit ort (awq, repacked)", awq, "awq", "auto"),
-            load("4-bit ort (bnb, requantized)", bnb, "bnb", "auto")]
+            load("4-bit ort (bnb folder, block 64)", bnb, "bnb", "auto")]
     run_round(fast, args.tokens, args.warmup, config.hidden_size)
     rows = [summarize(p, args.layers, bw, released(32)) for p in fast]
     four_bit = fast[2]

@@ -32,6 +32,8 @@ BENCHMARKS = [
     ("asr_cost", "Transcription cost for 10 s of audio", [], []),
     ("llm_decode", "step1 decode vs transformers Llama", [], []),
     ("vocoder_rtf", "Vocoder real-time factor at the released sizes", [], []),
+    ("cpu_decode", "step1 decode on the CPU per kernel path (issue 16)", ["--full"],
+     ["--skip-slow", "--tokens", "4", "--context", "128"]),
 ]
 
 
