@@ -12,7 +12,7 @@ pack-quantized, group 128) and loaded with the engine's own `load_llm`, so every
 | fp32 torch | today's base on the CPU (the baseline) | base, dtype fp32 |
 | 8-bit ort | base, onnxruntime MatMulNBits 8-bit block 32, int8 activations, 8-bit head | base, dtype auto |
 | 4-bit ort (awq) | the AWQ int4 weights repacked, 8-bit head | awq, dtype auto |
-| 4-bit ort (bnb folder) | int4 block 64, 8-bit head (our bnb folder holds bf16 weights, quantized at load; the released NF4 one is requantized at the same speed) | bnb, dtype auto |
+| 4-bit ort (bnb folder) | int4 block 64, 8-bit head (bf16 weights here, quantized at load) | bnb, dtype auto |
 | awq torch | the awq variant before: int4 decompressed on every forward, fp32 head | awq, kernel torch |
 | bnb torch | bitsandbytes NF4 Linear4bit, fp32 head | bnb, kernel torch |
 
@@ -318,8 +318,10 @@ def rss_table(args: argparse.Namespace, base: Path, awq: Path, bnb: Path, work: 
     print(f"\npeak RSS per variant (child process: load + {args.context}-token prefill + decode), "
           f"{args.layers} layers measured, 32 extrapolated by weight bytes per layer:")
     per_layer = sum(o * i for o, i in linear_shapes(released(1)).values())
-    cases = [("base fp32 torch", base, "base", "fp32", "torch", 32), ("base 8-bit ort", base, "base", "auto", "auto", 9),
-             ("awq 4-bit ort", awq, "awq", "auto", "auto", 4.25), ("bnb 4-bit ort", bnb, "bnb", "auto", "auto", 4.5)]
+    cases = [("base fp32 torch", base, "base", "fp32", "torch", 32),
+             ("base 8-bit ort", base, "base", "auto", "auto", 9),
+             ("awq 4-bit ort", awq, "awq", "auto", "auto", 4.25),
+             ("bnb 4-bit ort", bnb, "bnb", "auto", "auto", 4.5)]
     print("| variant | peak RSS, measured | peak RSS, 32 layers (extrapolated) |")
     print("|---|---|---|")
     for name, folder, variant, dtype, kernel, bits in cases:

@@ -7,8 +7,8 @@ points are given (the default zero point is 8 for 4 bits, 128 for 8 bits).
 
 Two sources:
 - a dense weight, quantized here (absmax per block: scale = max|w| / (2^(bits-1) - 1), round to nearest);
-- the released AWQ checkpoint (compressed-tensors pack-quantized, docs/engine/models.md#variants): int32 words holding eight
-  4-bit values along the input axis, value i in bits 4i..4i+3, stored as q + 8 (compressed-tensors
+- the released AWQ checkpoint (compressed-tensors pack-quantized, docs/engine/models.md#variants): int32 words
+  holding eight 4-bit values along the input axis, value i in bits 4i..4i+3, stored as q + 8 (compressed-tensors
   `pack_to_int32` adds the offset 1 << (bits - 1)). Read as little-endian bytes, those words already are the
   `MatMulNBits` byte order, so the repack is a reinterpretation: the same integers and the same group scales,
   no requantization.
