@@ -98,6 +98,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return Exit.INTERRUPTED
+    except BrokenPipeError:
+        from stepaudio_cli.errors import stdout_closed
+
+        return stdout_closed()
+    except OSError as exc:  # stdout on a full disk, a closed descriptor, …: the machine's I/O, not a bug
+        if "--debug" in args or exc.errno is None:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror}{where}", file=sys.stderr)
+        print("hint: an I/O error of this machine (a full disk, a closed pipe or descriptor); "
+              "check the free space and where the output goes", file=sys.stderr)
+        return Exit.FAILED
     except Exception as exc:  # click usage errors and the like
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a (possibly vendored) click exception
             if type(exc).__name__ not in _USAGE_ERRORS:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from stepaudio_cli.errors import CliError
+from stepaudio_cli.errors import CliError, stdout_closed
 from stepaudio_protos.errors import Exit, Reason
 from stepaudio_protos.paths import Paths, ensure_private_dir
 
@@ -89,9 +89,17 @@ def read_text_file(path: str, what: str) -> str:
 
 
 def copy_to_stdout(path: str) -> None:
-    with open(path, "rb") as src:
-        shutil.copyfileobj(src, sys.stdout.buffer)
-    sys.stdout.buffer.flush()
+    try:
+        with open(path, "rb") as src:
+            shutil.copyfileobj(src, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        stdout_closed()
+        raise CliError("the WAV was not delivered: the program reading stdout closed the pipe early",
+                       "check the command after the |", Exit.FAILED) from None
+    except OSError as exc:
+        raise CliError(f"cannot write the WAV to standard output: {exc.strerror}",
+                       "check the free space where stdout goes, or write a file with -o FILE") from None
 
 
 def stdout_is_terminal() -> bool:

@@ -10,6 +10,17 @@ import sys
 
 
 def main() -> int:
+    try:
+        code = _main()
+        sys.stdout.flush()  # inside the try: a reader that went away must not show at interpreter exit
+        return code
+    except BrokenPipeError:
+        from stepaudio_cli.errors import stdout_closed
+
+        return stdout_closed()
+
+
+def _main() -> int:
     args = sys.argv[1:]
     if args in (["status"], ["status", "--json"]):
         from stepaudio_cli.fast import status

@@ -28,3 +28,19 @@ class CliError(Exception):
     def from_reason(cls, reason: Reason | str, message: str, hint: str = "") -> "CliError":
         reason = Reason.parse(reason)
         return cls(message, hint or reason.hint, reason)
+
+
+def stdout_closed() -> int:
+    """The reader of our stdout went away (`stepaudio status | head -1`): stop quietly, as Unix filters do
+    (exit 141 = 128 + SIGPIPE). stdout now points at /dev/null, so Python's final flush cannot complain."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 141
+
