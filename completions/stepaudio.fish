@@ -184,13 +184,13 @@ complete -c stepaudio -n '__stepaudio_at \'daemon install-service\'' -l http -d 
 complete -c stepaudio -n '__stepaudio_at \'daemon install-service\'' -s h -l help -d 'Show this message and exit.'
 
 # stepaudio voices
-complete -c stepaudio -n '__stepaudio_at \'voices\'' -a 'add' -d 'Save REF and its transcript as voice NAME.'
+complete -c stepaudio -n '__stepaudio_at \'voices\'' -a 'add' -d 'Save REF and its transcript as voice NAME. REF is checked as `clone` checks a reference.'
 complete -c stepaudio -n '__stepaudio_at \'voices\'' -a 'list' -d 'List saved voices.'
 complete -c stepaudio -n '__stepaudio_at \'voices\'' -a 'remove' -d 'Delete a saved voice.'
 complete -c stepaudio -n '__stepaudio_at \'voices\'' -s h -l help -d 'Show this message and exit.'
 
 # stepaudio voices add
-complete -c stepaudio -n '__stepaudio_at \'voices add\'' -l text -x -d 'transcript of the recording'
+complete -c stepaudio -n '__stepaudio_at \'voices add\'' -l text -x -d 'transcript of the recording (default: transcribe it)'
 complete -c stepaudio -n '__stepaudio_at \'voices add\'' -l force -s f -d 'replace a voice of the same name'
 complete -c stepaudio -n '__stepaudio_at \'voices add\'' -s h -l help -d 'Show this message and exit.'
 complete -c stepaudio -n '__stepaudio_at \'voices add\'' -F

@@ -64,7 +64,16 @@ def render_config(values: dict[str, Any]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + rename: readers see the old or the new file, never half."""
+    """Write via a temp file in the same folder + rename: readers see the old or the new file, never half.
+    A full disk or a read-only folder is a CliError, and the temp file is gone."""
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}", "free some space there, or check its permissions; "
+                       "the old file is unchanged") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
     try:

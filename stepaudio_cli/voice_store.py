@@ -50,16 +50,23 @@ def add_voice(paths: Paths, name: str, source: Path, text: str, force: bool, ori
     if folder.exists() and not force:
         raise CliError(f"a voice named '{name}' exists", "pass --force to replace it", Reason.OUTPUT_EXISTS)
     tmp = folder.with_name(f".{name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     target = "reference" + (source.suffix.lower() or ".wav")
-    shutil.copyfile(source, tmp / target)
     meta = {"name": name, "file": target, "text": text, "source": origin or str(source),
             "added": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    (tmp / "voice.json").write_text(json.dumps(meta, indent=2))
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        shutil.copyfile(source, tmp / target)
+        (tmp / "voice.json").write_text(json.dumps(meta, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except OSError as exc:  # a full disk or a read-only STEPAUDIO_HOME: no half-saved .NAME.tmp/ left behind
+        raise CliError(f"cannot save the voice '{name}' in {folder.parent}: {exc.strerror}",
+                       "free some space there (or set STEPAUDIO_HOME elsewhere) and run it again",
+                       Reason.OUTPUT_UNWRITABLE) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return {"name": name, "text": text, "file": str(folder / target), "added": meta["added"]}
 
 

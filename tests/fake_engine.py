@@ -65,7 +65,12 @@ class FakeEngine:
                           "iterations": req.iterations}, req)
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
-        return EngineResult(output="", sample_rate=0, duration_s=0.0, report={"transcript": "fake transcript"})
+        # the real engine's input checks (readable, at most 30 s); silence is heard as nothing, as by an ASR
+        from stepaudio_engine.audio import load_audio
+
+        wav, rate = load_audio(req.audio, 30.0)
+        heard = "fake transcript" if wav.size and float(abs(wav).max()) > 0 else ""
+        return EngineResult(output="", sample_rate=rate, duration_s=wav.size / rate, report={"transcript": heard})
 
     def _job(self, text: str, output: str, seed, progress: ProgressFn, cancel: CancelToken,
              options: dict, req=None) -> EngineResult:

@@ -6,6 +6,7 @@ The result records where each value came from, and `stepaudio status` shows it.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,6 +38,19 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+def _finite(value: str) -> float:
+    """A float setting: nan and inf are refused (no timer can compare with nan; inf is spelled -1 or 0)."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"must be a finite number of seconds, not {value!r} (use -1 or 0 for 'never')")
+    return number
+
+
+def _folder(value: str) -> str:
+    """A folder setting is stored absolute: a relative one would depend on the daemon's working folder."""
+    return os.path.abspath(os.path.expanduser(value)) if value else ""
+
+
 def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, hidden: bool = False,
          scope: str = "daemon") -> Any:
     """scope: who reads the setting: the daemon, or `stepaudio serve` ("http"; the daemon ignores those)."""
@@ -46,7 +60,7 @@ def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, hidden: boo
 @dataclass
 class Settings:
     models_dir: str = _opt("", "folder holding Step-Audio-EditX*/ and Step-Audio-Tokenizer/ "
-                               "(default: <data dir>/models)")
+                               "(default: <data dir>/models)", _folder)
     device: str = _opt("auto", "device for the models: auto | cuda | cpu", _choice("auto", "cuda", "cpu"))
     dtype: str = _opt("auto", "weights dtype: auto (bf16 on CUDA; on CPU the LLM runs 8-bit for base, 4-bit for "
                               "bnb/awq through onnxruntime) | bf16 | fp32 (on CPU: the exact torch path)",
@@ -58,19 +72,19 @@ class Settings:
                               "unloaded to make room)", int)
     queue_size: int = _opt(16, "jobs that may wait; a full queue answers 'busy'", int)
     keep_alive: float = _opt(300.0, "seconds a variant stays loaded after its last job "
-                                    "(0 = unload at once, negative = forever)", float)
+                                    "(0 = unload at once, negative = forever)", _finite)
     keep_alive_max: float = _opt(-1.0, "ceiling for keep-alive requested by clients, seconds "
-                                       "(negative = no ceiling)", float)
+                                       "(negative = no ceiling)", _finite)
     offload_after: float = _opt(120.0, "seconds idle before weights move from the accelerator to CPU RAM "
-                                       "(only if shorter than keep_alive; 0 = never offload)", float)
+                                       "(only if shorter than keep_alive; 0 = never offload)", _finite)
     idle_shutdown: float = _opt(3600.0, "seconds with nothing loaded or queued before the daemon exits "
-                                        "(0 = never)", float)
+                                        "(0 = never)", _finite)
     load_stall_timeout: float = _opt(180.0, "seconds a model load may go without progress before it is "
-                                            "abandoned", float)
+                                            "abandoned", _finite)
     job_stall_timeout: float = _opt(300.0, "seconds a running job may go without progress from its worker "
-                                           "before it fails and the worker is killed (0 = never)", float)
+                                           "before it fails and the worker is killed (0 = never)", _finite)
     cancel_grace: float = _opt(5.0, "seconds a running job gets to stop after cancel before its worker "
-                                    "is killed", float)
+                                    "is killed", _finite)
     threads: int = _opt(0, "CPU threads for the engine (0 = library default)", int)
     cache_max_mb: int = _opt(1024, "size bound of the prompt cache in MiB", int)
     max_text_chars: int = _opt(20000, "longest text a clone job may speak, in characters (spoken chunk by "
