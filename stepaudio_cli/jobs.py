@@ -43,7 +43,7 @@ def clone(
     """Say TEXT in the voice of the REF recording (or of a saved --voice)."""
     cli: CliContext = ctx.obj
     if voice is not None:
-        from stepaudio_cli.voices import load_voice
+        from stepaudio_cli.voice_store import load_voice
 
         if text is None and ref is not None:
             ref, text = None, ref  # `clone --voice NAME "text"`: the one positional is the text
@@ -53,7 +53,7 @@ def clone(
             raise CliError("--ref-text does not go with --voice: a saved voice keeps its own transcript",
                            "drop --ref-text (or re-save the voice: stepaudio voices add NAME REF --text …)",
                            Exit.USAGE)
-        ref, ref_text = load_voice(ctx, voice)
+        ref, ref_text = load_voice(cli.paths, voice)
     if ref is None:
         raise CliError("missing REF: the reference recording", "stepaudio clone REF TEXT -o OUT", Exit.USAGE)
     if text is None and text_file is None and ref != "-" and not Path(ref).expanduser().exists():
