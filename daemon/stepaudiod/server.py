@@ -192,8 +192,8 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         else:
             variants = [self._variant(request.variant)]  # UNKNOWN_VARIANT: rpc_errors.ErrorInterceptor
         force = request.force and not request.to_cpu
-        stopped = [self.scheduler.slots[v].running.id for v in variants  # type: ignore[union-attr, unused-ignore]
-                   if force and self.scheduler.slots[v].running is not None]
+        running = {v.variant: v.running_job for v in self.scheduler.snapshot().variants}
+        stopped = [running[v] for v in variants if force and running[v]]
         unloaded, offloaded, deferred = await self.scheduler.unload(variants, request.to_cpu, force)
         return pb.UnloadReply(unloaded=unloaded, offloaded=offloaded, deferred=deferred, stopped_jobs=stopped)
 
