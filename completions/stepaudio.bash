@@ -84,8 +84,8 @@ _stepaudio_value_kind() {  # $1: "path|option" or "path|#n" -> "file", "dir" or 
         'models verify|#1') printf '%s\n' 'choice' 'tokenizer' 'base' 'bnb' 'awq' ;;
         'models pull|--models-dir') printf '%s\n' 'dir' ;;
         'models pull|#1') printf '%s\n' 'choice' 'base' 'awq' 'tokenizer' ;;
-        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'flow_bf16' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'job_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
-        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'flow_bf16' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'job_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
+        'config set|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'flow_bf16' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'job_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_edit_seconds' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
+        'config unset|#1') printf '%s\n' 'choice' 'models_dir' 'device' 'dtype' 'flow_bf16' 'default_variant' 'max_loaded' 'queue_size' 'keep_alive' 'keep_alive_max' 'offload_after' 'idle_shutdown' 'load_stall_timeout' 'job_stall_timeout' 'cancel_grace' 'threads' 'cache_max_mb' 'max_edit_seconds' 'max_text_chars' 'log_level' 'http_host' 'http_port' 'http_api_key_file' 'http_cors_origins' 'http_max_body_mb' 'http_max_input_chars' 'http_max_audio_s' 'http_max_uploads' ;;
     esac
 }
 

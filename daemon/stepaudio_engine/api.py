@@ -127,6 +127,7 @@ class EditRequest:
     format: str = "wav"
     sample_format: str = "s16"
     stream: bool = False
+    max_seconds: float = 600.0      # longest input (the daemon's max_edit_seconds); over 30 s is edited in segments
     language: str = ""              # language spoken in the input ("" = unknown); guards the transcription
 
 

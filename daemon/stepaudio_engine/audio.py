@@ -119,17 +119,23 @@ def check_audio(path: str, max_seconds: float = 30.0) -> AudioInfo:
     if duration > max_seconds:
         raise _bad(f"{path}: audio is {duration:.1f} s long, the limit is {max_seconds:g} s",
                    f"cut the audio to at most {max_seconds:g} s")
-    if frames * channels > MAX_DECODED_SAMPLES:
+    if frames * channels > sample_cap(max_seconds):
         raise _bad(f"{path}: {channels} channels at {rate} Hz is too much audio data to decode "
-                   f"({frames * channels} samples, the limit is {MAX_DECODED_SAMPLES})",
+                   f"({frames * channels} samples, the limit is {sample_cap(max_seconds)})",
                    "mix the recording down to mono or stereo, or resample it to 48 kHz")
     return AudioInfo(path=path, format=str(info.format), subtype=str(info.subtype), channels=channels,
                      sample_rate=rate, frames=frames, duration_s=duration, streamed=streamed)
 
 
+def sample_cap(max_seconds: float) -> int:
+    """Decoded samples allowed for an input of up to max_seconds: MAX_DECODED_SAMPLES for the usual 30 s,
+    and for long edits (max_edit_seconds) as much as stereo at 48 kHz needs."""
+    return max(MAX_DECODED_SAMPLES, int(max_seconds * 96000))
+
+
 def _frame_limit(channels: int, rate: int, max_seconds: float) -> int:
     """Frames worth counting in a stream: one past the duration limit, never past the sample cap."""
-    return min(int(max_seconds * rate) + 1, MAX_DECODED_SAMPLES // channels + 1)
+    return min(int(max_seconds * rate) + 1, sample_cap(max_seconds) // channels + 1)
 
 
 def _streamed(path: str, info) -> bool:

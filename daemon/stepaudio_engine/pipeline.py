@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from stepaudio_engine import audio, text_chunks
+from stepaudio_engine import audio, segments, text_chunks
 from stepaudio_engine.api import (AUDIO_STAGE, CancelToken, CloneRequest, EditRequest, EngineError, EngineResult,
                                   ProgressFn, Reason, TranscribeRequest)
 from stepaudio_engine.checks import Candidate, best, checks_needed, score
@@ -169,22 +169,47 @@ class Pipeline:
         if req.edit_type == "paralinguistic":
             check_sound_tags(req.text, self.prompts.release)  # before any audio work
         run = Run(progress, cancel)
-        source, text, caches = req.input_audio, req.audio_text, []
-        # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass
+        # one base seed for the whole run, pass i uses base + i: the reported seed reproduces every pass;
+        # segment j of a long recording uses base + CHUNK_SEED_STRIDE * j
         seed = req.seed if req.seed is not None else secrets.randbits(31)
+        wav, sr = audio.load_audio(req.input_audio, max(MAX_INPUT_SECONDS, req.max_seconds))
+        _require_sound(wav, req.input_audio, "input audio")
+        if len(wav) / sr <= MAX_INPUT_SECONDS:
+            kept, caches = self._edit_passes(wav, sr, req.audio_text, req, seed, run, run.report, True)
+            pieces, stop, notes = [kept.wav], kept.stop, []
+        else:
+            pieces, stop, caches, notes = self._edit_segments(wav, sr, req, seed, run)
+        out = Emitter(req.output, req.format, req.sample_format, req.stream, len(pieces), run, trim=False)
+        try:
+            for piece in pieces:
+                out.add(piece, 0.0)   # segments were cut at quiet points: a crossfade joins them
+            out.finish()
+        except BaseException:
+            out.abort()
+            raise
+        if stop == "max_length":
+            notes.append("the edit ran to its token cap twice (the model did not end it): its end may be "
+                         "garbled; try another --seed")
+        return self.result(req.output, out.frames, run, seed, stop, caches,
+                           {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
+                            "iterations": req.iterations, "format": out.format,
+                            "sample_format": out.sample_format, "release": self.prompts.release}, notes)
+
+    def _edit_passes(self, wav: np.ndarray, sr: int, text: str, req: EditRequest, seed: int, run: Run,
+                     report: dict, announce: bool) -> tuple[Candidate, list[str]]:
+        """Every --iterations pass over one input of at most 30 s; returns the last pass's audio."""
+        caches: list[str] = []
         passes = max(1, req.iterations)
         kept = Candidate(np.zeros(0, np.float32), seed, "")
         for i in range(passes):
-            run.progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
-            if i == 0:  # the user's input
-                wav, sr = audio.load_audio(source, MAX_INPUT_SECONDS)
-                _require_sound(wav, source, "input audio")
-            else:  # the last pass's output as upstream re-reads it from its 16-bit WAV
+            if announce or passes > 1:
+                run.progress("iteration", i / passes, {"text": f"pass {i + 1} of {passes}"})
+            if i > 0:  # the last pass's output as upstream re-reads it from its 16-bit WAV
                 # (docs/engine/audio.md#iterative-editing), without a round trip through the output file
                 wav, sr = _as_reread(kept.wav), OUTPUT_RATE
             prepared = self.prepare(wav, sr, run)
             if i == 0 and not text.strip() and req.edit_type not in ("denoise", "vad"):
-                text = run.report["input_transcript"] = self.transcript(wav, sr, run)
+                text = report["input_transcript"] = self.transcript(wav, sr, run)
                 _require_heard(text, req.input_audio, "--text")
             ids = self.prompts.edit_prompt(text, prepared.entry.tokens.prompt_tokens, req.edit_type,
                                            req.edit_info, req.text)
@@ -192,24 +217,68 @@ class Pipeline:
             last = i == passes - 1  # checks and candidates apply to the final pass
             target = req.text if req.edit_type == "paralinguistic" else text
             kept = self.generate_best(ids, cap, prepared, seed + i, target, req.check and last,
-                                      req.candidates if last else 1, run)
-            caches = caches + [prepared.cache]
+                                      req.candidates if last else 1, run, report)
+            caches.append(prepared.cache)
             if req.edit_type == "paralinguistic":
                 # from pass 2 the tagged text is the transcript (docs/engine/audio.md#iterative-editing)
                 text = req.text
-        out = Emitter(req.output, req.format, req.sample_format, req.stream, 1, run)
-        try:
-            out.add(kept.wav, 0.0)
-            out.finish()
-        except BaseException:
-            out.abort()
-            raise
-        notes = ["the edit ran to its token cap twice (the model did not end it): its end may be garbled; "
-                 "try another --seed"] if kept.stop == "max_length" else []
-        return self.result(req.output, out.frames, run, seed, kept.stop, caches,
-                           {"kind": "edit", "edit_type": req.edit_type, "edit_info": req.edit_info,
-                            "iterations": req.iterations, "format": out.format,
-                            "sample_format": out.sample_format, "release": self.prompts.release}, notes)
+        return kept, caches
+
+    def _edit_segments(self, wav: np.ndarray, sr: int, req: EditRequest, seed: int,
+                       run: Run) -> tuple[list[np.ndarray], str, list[str], list[str]]:
+        """A recording over 30 s: cut at quiet points (segments.py), each segment edited with every pass,
+        a silent segment or one with no words heard passed through as it is."""
+        if req.edit_type == "paralinguistic":
+            raise EngineError(Reason.BAD_INPUT, f"the input is {len(wav) / sr:.0f} s long; paralinguistic edits "
+                              f"take recordings of up to {MAX_INPUT_SECONDS:.0f} s",
+                              "cut the recording around the place for the sound, edit that part, and join them")
+        spans = segments.split_at_pauses(wav, sr)
+        given = req.audio_text.strip()
+        texts = segments.share_text(given, [segments.voiced_seconds(wav[a:b], sr) for a, b in spans]) \
+            if given else [""] * len(spans)
+        pieces, infos, caches, notes, stop = [], [], [], [], "eos"
+        for j, (a, b) in enumerate(spans):
+            run.cancel.check()
+            run.progress("segment", j / len(spans), {"text": f"segment {j + 1} of {len(spans)}"})
+            part, info = wav[a:b], {"index": j, "start_s": round(a / sr, 3), "end_s": round(b / sr, 3)}
+            if given:
+                info["text"] = texts[j]
+            report: dict = {}
+            edited = self._edit_segment(part, sr, texts[j], req, seed + CHUNK_SEED_STRIDE * j, run, report, info)
+            if edited is None:
+                pieces.append(_to_output_rate(part, sr))
+                caches.append("off")
+            else:
+                kept, seg_caches = edited
+                pieces.append(kept.wav)
+                caches.extend(seg_caches)
+                stop = "max_length" if kept.stop == "max_length" else stop
+                info.update(seed=kept.seed, stop=kept.stop)
+                info.update({k: v for k, v in report.items() if k in ("input_transcript", "quality", "candidates")})
+            info["seconds"] = round(len(pieces[-1]) / OUTPUT_RATE, 4)
+            infos.append(info)
+        run.report["segments"] = infos
+        skipped = [str(i["index"] + 1) for i in infos if i.get("skipped")]
+        notes.append(f"the {len(wav) / sr:.0f} s input was edited in {len(spans)} segments cut at its quietest "
+                     "points" + (", the transcript divided among them by their speech time (approximate)"
+                                 if given else ""))
+        if skipped:
+            notes.append(f"segment {', '.join(skipped)} kept as it was (silent, or no words heard)")
+        return pieces, stop, caches, notes
+
+    def _edit_segment(self, part: np.ndarray, sr: int, text: str, req: EditRequest, seed: int, run: Run,
+                      report: dict, info: dict):
+        """One segment's passes, or None to keep it as it is (silent, or no words to edit)."""
+        if float(np.max(np.abs(part))) < SILENCE_PEAK:
+            info["skipped"] = "silent"
+            return None
+        needs_words = req.edit_type not in ("denoise", "vad")
+        if needs_words and not text.strip():
+            text = report["input_transcript"] = self.transcript(part, sr, run)
+        if needs_words and not text_chunks.has_words(text):
+            info["skipped"] = "no words heard"
+            return None
+        return self._edit_passes(part, sr, text, req, seed, run, report, False)
 
     def transcribe(self, req: TranscribeRequest, progress: ProgressFn, cancel: CancelToken) -> EngineResult:
         run = Run(progress, cancel)
@@ -336,10 +405,12 @@ class Emitter:
     comes (OutputWriter, so memory does not grow with the output), and, for streamed requests, handed out
     through progress(AUDIO_STAGE, ...)."""
 
-    def __init__(self, path: str, fmt: str, sample_format: str, stream: bool, chunks: int, run: Run) -> None:
+    def __init__(self, path: str, fmt: str, sample_format: str, stream: bool, chunks: int, run: Run,
+                 trim: Optional[bool] = None) -> None:
         self.writer = OutputWriter(path, fmt, sample_format, OUTPUT_RATE)
         self.format, self.sample_format = self.writer.format, self.writer.sample_format
-        self.stitcher = Stitcher(OUTPUT_RATE, trim=chunks > 1)  # one chunk: the model's audio untouched
+        # one chunk: the model's audio untouched; several: edges trimmed unless the caller cut at pauses
+        self.stitcher = Stitcher(OUTPUT_RATE, trim=chunks > 1 if trim is None else trim)
         self.stream, self.run = stream, run
         self.started = time.monotonic()
         self.pieces = 0
@@ -373,6 +444,12 @@ class Emitter:
             self.run.progress(AUDIO_STAGE, -1.0, {"index": self.pieces, "rate": OUTPUT_RATE, "encoding": encoding,
                                                   "pcm": pcm})
         self.pieces += 1
+
+
+def _to_output_rate(wav: np.ndarray, sr: int) -> np.ndarray:
+    from stepaudio_engine.resample import resample
+
+    return wav if sr == OUTPUT_RATE else resample(wav, sr, OUTPUT_RATE)
 
 
 def _as_reread(wav: np.ndarray) -> np.ndarray:

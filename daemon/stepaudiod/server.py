@@ -165,6 +165,7 @@ class StepAudioService(pb_grpc.StepAudioServicer):
             _check_text_controls(c.text, c.language)
         else:
             payload = _edit_payload(request.edit)
+            payload["max_seconds"] = self.loaded.settings.max_edit_seconds
             _require_input(request.edit.input_audio)
         payload.update(_output_format(request, target))
         payload["seed"] = request.seed if request.HasField("seed") else None

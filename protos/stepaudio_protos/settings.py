@@ -87,6 +87,8 @@ class Settings:
                                     "is killed", _finite)
     threads: int = _opt(0, "CPU threads for the engine (0 = library default)", int)
     cache_max_mb: int = _opt(1024, "size bound of the prompt cache in MiB", int)
+    max_edit_seconds: float = _opt(600.0, "longest recording an edit job takes, in seconds (over 30 s it is "
+                                          "edited in segments cut at pauses)", float)
     max_text_chars: int = _opt(20000, "longest text a clone job may speak, in characters (spoken chunk by "
                                       "chunk)", int)
     log_level: str = _opt("info", "daemon log level", _choice("debug", "info", "warning", "error"))

@@ -122,6 +122,10 @@ def build_corpus(folder: Path) -> None:
         "streamed_espeak.wav": _streamed_wav(1.0, 0x7FFFF000),
         "streamed_ffmpeg.wav": _streamed_wav(1.0, 0xFFFFFFFF),
         "streamed_long.wav": _streamed_wav(31.0, 0xFFFFFFFF),
+        # long recordings for edit (issue 13): over max_edit_seconds, all silence, one silent segment
+        "eleven_minutes.wav": _riff(_fmt(), b"\x00\x00" * (16000 * 601)),
+        "silent_40s.wav": _riff(_fmt(), b"\x00\x00" * (16000 * 40)),
+        "speech_then_silence_40s.wav": _riff(_fmt(), _pcm16(_tone(15.0, 16000)) + b"\x00\x00" * (16000 * 25)),
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -209,7 +213,17 @@ CASES = [
     # odd text
     Case("empty text", clone("ok.wav", ""), FAILED, "text to speak is empty"),
     Case("whitespace-only text", clone("ok.wav", " \t\n "), FAILED, "text to speak is empty"),
-    Case("20 000 characters", clone("ok.wav", "word " * 4000), FAILED, "the model takes at most 8191"),
+    Case("over 20 000 characters", clone("ok.wav", "word " * 4001), FAILED, "the limit is 20000"),
+    Case("empty chunks between sentences", clone("ok.wav", "Hello there. ... !!! … [Laughter] ... Good bye."), OK, ""),
+    Case("only tags and punctuation", clone("ok.wav", "[Laughter] ... [Laughter] !!!"), FAILED, "no words"),
+    Case("mixed scripts, several sentences",
+         clone("ok.wav", "This is English, spoken first. 你好，这是中文。こんにちは、日本語です。Привет, мир!"), OK, ""),
+    Case("long edit over max_edit_seconds", edit("--denoise", source="eleven_minutes.wav"), FAILED,
+         "the limit is 600 s"),
+    Case("long edit of all silence", edit("--denoise", source="silent_40s.wav"), FAILED, "is silent"),
+    Case("long paralinguistic edit", edit("--paralinguistic", "a [Laughter] b", "--text", "a b",
+                                          source="speech_then_silence_40s.wav"), FAILED, "up to 30 s"),
+    Case("long edit with one silent segment", edit("--denoise", source="speech_then_silence_40s.wav"), OK, ""),
     Case("control characters", clone("ok.wav", "hi \x01\x1b[31m there"), FAILED, "control character"),
     Case("NUL byte (text file)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", str(d / "nul.txt"),
                                                  "--ref-text", "a", "-o", out], FAILED, "control character"),
