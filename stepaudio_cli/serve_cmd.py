@@ -18,6 +18,8 @@ def serve(
                                                             "127.0.0.1); any but loopback needs an API key"),
     port: Optional[int] = typer.Option(None, "--port", help="TCP port (default: http_port, 7860)"),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
+    ui: Optional[bool] = typer.Option(None, "--ui/--no-ui", help="serve the web UI at / (default: when the "
+                                                               "web extra is installed)"),
 ) -> None:
     """Serve the OpenAI-compatible HTTP API (/v1/audio/speech, ...) on the daemon's model. Needs the
     `http` extra: pip install 'stepaudio[http]'. The API key comes from STEPAUDIO_API_KEY or the
@@ -32,12 +34,28 @@ def serve(
     from stepaudio_serve.config import ConfigError, ServeConfig
     from stepaudio_serve.server import run
 
+    web_ui = _web_ui(ui)
     try:
         config = ServeConfig.from_settings({"http_host": host, "http_port": port}, dict(os.environ),
                                            paths=ctx.obj.paths, daemon_args=ctx.obj.daemon_args(),
                                            autostart=ctx.obj.autostart)
+        config.web_ui = web_ui
         config.check()
     except ConfigError as exc:
         message, hint = (exc.args + ("",))[:2]
         raise CliError(message, hint, Exit.USAGE) from None
     run(config, log_level)
+
+
+def _web_ui(wanted: Optional[bool]) -> bool:
+    """Mount the UI when asked, or by default when its extra is installed; asked for without it: usage error."""
+    if wanted is False:
+        return False
+    from stepaudio_web.mount import ui_available
+
+    if ui_available():
+        return True
+    if wanted:
+        raise CliError("the web UI needs the web extra (gradio is not installed)", "pip install 'stepaudio[web]'",
+                       Exit.USAGE)
+    return False

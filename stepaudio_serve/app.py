@@ -49,10 +49,18 @@ def create_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None) 
 
 
 def build_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None):
-    """The ASGI app `stepaudio serve` runs: guards around create_app()."""
-    asgi = BodyLimit(create_app(config, client), int(config.limits.max_body_mb * 1024 * 1024))
+    """The ASGI app `stepaudio serve` runs: guards around create_app(), with the web UI (extra `web`)
+    mounted at `/` unless config.web_ui is off."""
+    app = create_app(config, client)
+    protected: Optional[tuple[str, ...]] = None  # None: the Bearer check covers every path
+    if config.web_ui:
+        from stepaudio_web.mount import API_PREFIXES, mount_ui
+
+        app = mount_ui(app, config)
+        protected = API_PREFIXES  # the UI has its own login with the same key
+    asgi = BodyLimit(app, int(config.limits.max_body_mb * 1024 * 1024))
     if config.api_key:
-        asgi = ApiKeyGuard(asgi, config.api_key)
+        asgi = ApiKeyGuard(asgi, config.api_key, protected)
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -36,6 +36,7 @@ class ServeConfig:
     paths: Paths = field(default_factory=resolve_paths)
     daemon_args: list[str] = field(default_factory=list)  # for a daemon the server starts
     autostart: bool = True
+    web_ui: bool = False             # mount the web UI (extra `web`) at `/`
 
     @classmethod
     def from_settings(cls, flags: dict, env: dict[str, str], **extra) -> "ServeConfig":

@@ -27,14 +27,22 @@ async def send_error(send: Send, status: int, message: str, code: str, type_: st
 
 
 class ApiKeyGuard:
-    """Bearer token check on every path but /healthz, compared in constant time (hmac.compare_digest)."""
+    """Bearer token check on every path but /healthz, compared in constant time (hmac.compare_digest).
+    With the web UI mounted, only the API's paths: the UI's own login asks for the same key."""
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    def __init__(self, app: ASGIApp, api_key: str, protected: tuple[str, ...] | None = None) -> None:
         self.app = app
         self.expected = f"Bearer {api_key}".encode()
+        self.protected = protected  # path prefixes to check; None = every path (no web UI mounted)
+
+    def _open(self, scope: Scope) -> bool:
+        path = scope["path"]
+        if scope["type"] != "http" or path in OPEN_PATHS or scope.get("method") == "OPTIONS":
+            return True
+        return self.protected is not None and not path.startswith(self.protected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope.get("method") == "OPTIONS":
+        if self._open(scope):
             return await self.app(scope, receive, send)
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         if not hmac.compare_digest(given, self.expected):

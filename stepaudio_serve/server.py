@@ -13,6 +13,17 @@ def run(config: ServeConfig, log_level: str = "info") -> None:
     from stepaudio_serve.app import build_app
 
     config.check()
+    _say_where(config)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(build_app(config), host=config.host, port=config.port, log_level=log_level,
                 proxy_headers=False, server_header=False, timeout_graceful_shutdown=5)
+
+
+def _say_where(config: ServeConfig) -> None:
+    """The addresses a newcomer opens, on stderr before uvicorn's own lines."""
+    import sys
+
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{host}:{config.port}"
+    ui = f"web UI {base}/ · " if config.web_ui else "web UI off (pip install 'stepaudio[web]') · "
+    print(f"stepaudio serve: {ui}API {base}/v1 · reference {base}/docs", file=sys.stderr, flush=True)
