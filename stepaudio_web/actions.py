@@ -79,7 +79,8 @@ class Actions:
         self._client = client
         self.paths = paths
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="stepaudio-web-"))
-        self.workdir.chmod(0o700)
+        self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)  # results are the user's voice: nobody else reads them
 
     def output_path(self, kind: str) -> str:
         return str(self.workdir / f"{kind}-{uuid.uuid4().hex[:10]}.wav")
