@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from stepaudio_cli import voice_store
 from stepaudio_cli.errors import CliError
+from stepaudio_cli.job_options import JobOptions
 from stepaudio_protos.paths import Paths
 from stepaudio_serve.daemon_client import (AsyncDaemonClient, DaemonUnavailable, JobEvent, JobFailed, Progress,
                                            Queued)
@@ -92,9 +93,9 @@ class Actions:
 
         if not ref:
             raise UiError("no reference recording", "upload or record 3-10 s of the voice to clone")
-        request = _build(lambda: clone_request(ref, text, ref_text.strip() or None, self.output_path("clone"),
-                                               variant=_variant(variant), seed=_seed(seed),
-                                               candidates=int(candidates or 1)))
+        request = _build(lambda: clone_request(ref, text, ref_text.strip() or None, JobOptions(
+            output=self.output_path("clone"), variant=_variant(variant), seed=_seed(seed),
+            candidates=int(candidates or 1))))
         return await self._run(request, on_event)
 
     async def edit(self, source: Optional[str], transcript: str, edit_type: str, option: str,
@@ -104,9 +105,10 @@ class Actions:
 
         if not source:
             raise UiError("no recording to edit", "upload one, or take the last clone result")
-        request = _build(lambda: edit_request(source, self.output_path("edit"), edit_type, option or "",
-                                              transcript.strip() or None, iterations=int(iterations or 1),
-                                              variant=_variant(variant), seed=_seed(seed)))
+        request = _build(lambda: edit_request(source, edit_type, option or "", transcript.strip() or None,
+                                              int(iterations or 1), JobOptions(
+                                                  output=self.output_path("edit"), variant=_variant(variant),
+                                                  seed=_seed(seed))))
         return await self._run(request, on_event)
 
     async def transcribe(self, audio: Optional[str]) -> str:

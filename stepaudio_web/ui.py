@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import gradio as gr
 
 from stepaudio_protos import edits
-from stepaudio_protos.settings import VARIANTS
+from stepaudio_protos.facts import VARIANTS
 from stepaudio_web import views
 from stepaudio_web.actions import Actions, JobOutcome, UiError, progress_text
 
