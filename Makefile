@@ -38,3 +38,9 @@ check: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 .PHONY: check
+
+# Screenshots of the web UI's tabs for the README (docs/screenshots/*.png); needs Debian's chromium.
+screenshots: $(VENV)/.installed
+	$(PY) tools/web_screenshots.py
+
+.PHONY: screenshots
