@@ -24,7 +24,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'selftest') echo '--keep -h --help' ;;
         'list-edits') echo '--json -h --help' ;;
         'doctor') echo '--json --no-torch -h --help' ;;
-        'serve') echo '--host --port --log-level -h --help' ;;
+        'serve') echo '--host --port --log-level --ui --no-ui -h --help' ;;
         'daemon') echo '-h --help' ;;
         'daemon start') echo '-h --help' ;;
         'daemon stop') echo '-h --help' ;;

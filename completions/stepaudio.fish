@@ -149,6 +149,7 @@ complete -c stepaudio -n '__stepaudio_at \'doctor\'' -s h -l help -d 'Show this 
 complete -c stepaudio -n '__stepaudio_at \'serve\'' -l host -x -d 'address to listen on (default: http_host, 127.0.0.1); any but loopback needs an API key'
 complete -c stepaudio -n '__stepaudio_at \'serve\'' -l port -x -d 'TCP port (default: http_port, 7860)'
 complete -c stepaudio -n '__stepaudio_at \'serve\'' -l log-level -x -d 'debug | info | warning | error'
+complete -c stepaudio -n '__stepaudio_at \'serve\'' -l ui -l no-ui -d 'serve the web UI at / (default: when the web extra is installed)'
 complete -c stepaudio -n '__stepaudio_at \'serve\'' -s h -l help -d 'Show this message and exit.'
 
 # stepaudio daemon
