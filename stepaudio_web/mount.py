@@ -39,7 +39,21 @@ def mount_ui(app: Any, config: Any) -> Any:
         def auth(_user: str, password: str) -> bool:
             return hmac.compare_digest((password or "").encode(), key)
 
+    _keep_api_not_found(app)
     return gr.mount_gradio_app(app, build_blocks(actions), path="/", auth=auth,
                                auth_message="Enter the server's API key as the password (any user name).",
                                allowed_paths=[str(actions.workdir)], ssr_mode=False, footer_links=[],
                                show_error=True)
+
+
+def _keep_api_not_found(app: Any) -> None:
+    """An unknown path under the API's prefixes stays an OpenAI-shaped 404 instead of reaching the UI
+    mounted at `/` (registered after the API's routes, so it matches only what they do not)."""
+    from stepaudio_serve.errors import ApiError
+
+    async def not_found(rest: str) -> None:
+        raise ApiError(404, "no such API path (see /docs)", "NOT_FOUND")
+
+    for prefix in ("/v1", "/api"):
+        app.add_api_route(prefix + "/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                          include_in_schema=False)
