@@ -29,6 +29,8 @@ class HttpServer:
         if api_key:
             full_env["STEPAUDIO_API_KEY"] = api_key
         self.log = open(inst.root / f"serve-{self.port}.log", "w+")
+        if "--ui" not in args:
+            args = (*args, "--no-ui")  # the API's tests: no Gradio import (seconds per start); tests/web has the UI
         self.proc = subprocess.Popen(inst.cmd("serve", "--port", str(self.port), "--log-level", "warning", *args),
                                      env=full_env, stdout=self.log, stderr=subprocess.STDOUT, cwd=inst.work)
         self._wait_ready()
