@@ -39,10 +39,11 @@ def add(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help
     source = Path(check_input_audio(ref))
     if text is not None:
         check_text(text, "transcript")
-    heard = _hear(ctx, str(source))
-    if not heard.strip():
-        raise CliError(f"no speech was heard in {ref}", "use a recording in which the speaker is clearly audible")
+    heard = _hear(ctx, str(source))  # with --text too: the engine's checks of the recording
     if text is None:
+        if not heard.strip():
+            raise CliError(f"no speech was heard in {ref}",
+                           "use a recording in which the speaker is clearly audible, or pass --text")
         text = heard
         err(f"transcript: {heard}")
     voice_store.add_voice(ctx.obj.paths, name, source, text, force)
