@@ -71,3 +71,19 @@ def test_a_new_field_is_one_table_entry():
             check_fields({"input": "i.wav", "output": "o.wav", "vad": True, "colour": "red"})
     finally:
         del validate.FIELDS["colour"]
+
+
+def test_batch_lines_take_an_output_format_and_sample_format() -> None:
+    from stepaudio_protos import validate as v
+
+    _, fields = v.check_fields({"ref": "r.wav", "text": "a", "output": "o.flac", "format": "FLAC",
+                                "sample_format": "S16"})
+    assert fields["format"] == "flac" and fields["sample_format"] == "s16"
+    for bad, words in (({"format": 3}, "must be a string"), ({"format": "aac"}, "unknown output format"),
+                       ({"sample_format": "s24"}, "unknown sample format")):
+        try:
+            v.check_fields({"ref": "r.wav", "output": "o.wav", **bad})
+        except v.Invalid as exc:
+            assert words in exc.message
+        else:
+            raise AssertionError(f"{bad} passed")
