@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -126,9 +126,11 @@ def _check_prompt(llm: LoadedLLM, prompt_ids: Sequence[int], opts: GenerationOpt
 
 
 def generate_detailed(llm: LoadedLLM, prompt_ids: Sequence[int], opts: Optional[GenerationOptions] = None,
-                      progress: ProgressFn = no_progress, cancel: Optional[CancelToken] = None) -> GenerationResult:
+                      progress: ProgressFn = no_progress, cancel: Optional[CancelToken] = None,
+                      on_logits: Optional[Callable[[int, torch.Tensor], None]] = None) -> GenerationResult:
     """Run the decoder over the prompt, then sample until <|EOT|> or max_length. Checks `cancel` between steps
-    and calls progress("generating", -1, {"tokens": n}) after each new token."""
+    and calls progress("generating", -1, {"tokens": n}) after each new token; on_logits(step, float32 logits
+    (vocab,)) sees each step's logits before the choice."""
     opts = opts or GenerationOptions()
     cancel = cancel or CancelToken()
     _check_prompt(llm, prompt_ids, opts)
@@ -151,6 +153,8 @@ def generate_detailed(llm: LoadedLLM, prompt_ids: Sequence[int], opts: Optional[
                 cancel.check()
                 logits = model(prompt[:, start:start + chunk], cache, last_only=True)
             while True:
+                if on_logits is not None:  # the stage tool records each step's logits before the choice
+                    on_logits(len(new_ids), logits[0, -1].float())
                 token = choose_next(logits[0, -1], history, opts, generator)
                 history.append(token)
                 new_ids.append(token)

@@ -29,12 +29,20 @@ files written to --out (L = prompt length, P = chosen positions, V = vocabulary 
 """
 
 GENERATE_HELP = """\
-files written to --out:
-  generated_ids.npy  int64 (n,)  new LLM ids, the stop id <|EOT|>=3 included when reached
-  audio_tokens.npy   int64 (m,)  post-processed: last id dropped, non-audio ids dropped, minus 65536
-                                  (mixed 0-based prompt tokens for the vocoder)
---greedy N: argmax continuation of at most N tokens with the repetition ban; --sample N --seed S: upstream's
-sampling (temperature 0.7, top-k 50) for at most N tokens.
+files written to --out (n = generated ids, K = --top-k, V = vocabulary 74752):
+  generated_ids.npy   int64   (n,)    new LLM ids, the stop id <|EOT|>=3 included when reached
+  audio_tokens.npy    int64   (m,)    post-processed: last id dropped (2026-01: only an <|EOT|>), non-audio ids
+                                      dropped, minus 65536 (mixed 0-based prompt tokens for the vocoder)
+  step_topk_ids.npy   int64   (n, K)  per step, the K ids with the largest float32 logits (before the ban,
+                                      temperature and top-k), largest first
+  step_topk_logits.npy float32 (n, K) their logits
+  step_logsumexp.npy  float32 (n,)    logsumexp of each step's logits
+  step_logits.npy     float32 (n, V)  each step's full logits (only with --all-logits)
+  meta.json           release and sampling settings used
+--greedy N: argmax continuation of at most N tokens (with the repetition ban for 2025-11); --sample N --seed S:
+upstream's sampling for at most N tokens: 2025-11 temperature 0.7, top-k 50, repetition ban; 2026-01 (vLLM
+path) temperature 0.7, no top-k, no ban (docs/engine/upstream-2026.md#generation). --release picks the profile
+(default: the folder's, by its chat template).
 """
 
 
@@ -65,6 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio-text", default="", help="edit: transcript of the audio")
     p.add_argument("--edit-type", default="", help="edit: emotion | style | speed | paralinguistic | denoise | vad")
     p.add_argument("--edit-info", default="", help="edit: the option (e.g. happy)")
+    p.add_argument("--language", default="", help="clone: language of --text; its tag goes in front "
+                   "(japanese, korean, cantonese, sichuanese; mandarin/english: none)")
     p.add_argument("--out", required=True, type=Path, help="output .npy file")
     p.set_defaults(func=run_prompt)
 
@@ -84,6 +94,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--greedy", type=int, metavar="N", help="greedy continuation of at most N tokens")
     mode.add_argument("--sample", type=int, metavar="N", help="sampled continuation of at most N tokens")
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    p.add_argument("--release", choices=("auto", "2025-11", "2026-01"), default="auto",
+                   help="sampling profile (auto: the folder's release)")
+    p.add_argument("--top-k", type=int, default=20, help="ids per step in step_topk_*.npy (default 20)")
+    p.add_argument("--all-logits", action="store_true", help="also write step_logits.npy (n, 74752) float32")
     p.set_defaults(func=run_generate)
 
 
@@ -119,7 +133,10 @@ def run_prompt(args: argparse.Namespace) -> int:
         builder = PromptBuilder(args.llm_dir)
         audio = _ids(args.audio_tokens)
         if args.mode == "clone":
-            ids = builder.clone_prompt(args.ref_text, audio, args.text, _speaker_id(args))
+            from stepaudio_engine.llm.languages import with_language_tag
+
+            text = with_language_tag(args.text, args.language)
+            ids = builder.clone_prompt(args.ref_text, audio, text, _speaker_id(args))
         else:
             ids = builder.edit_prompt(args.audio_text, audio, args.edit_type, args.edit_info, args.text)
     except EngineError as exc:
@@ -174,23 +191,50 @@ def run_logits(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
     from stepaudio_engine.api import EngineError
     from stepaudio_engine.llm import load_llm
     from stepaudio_engine.llm.sampling import GenerationOptions, generate_detailed
+    from stepaudio_engine.release import detect_release
 
     ids = _ids(args.prompt)
     greedy = args.greedy is not None
     limit = args.greedy if greedy else args.sample
-    opts = GenerationOptions(greedy=greedy, seed=None if greedy else args.seed, max_length=len(ids) + limit)
+    release = detect_release(args.llm_dir) if args.release == "auto" else args.release
+    opts = GenerationOptions.for_release(release, greedy=greedy, seed=None if greedy else args.seed,
+                                         max_length=len(ids) + limit)
+    k = max(1, args.top_k)
+    top_ids, top_logits, lse, full = [], [], [], []
+
+    def record(step: int, logits: torch.Tensor) -> None:
+        values, indices = torch.topk(logits, min(k, logits.shape[-1]))
+        top_ids.append(indices.cpu())
+        top_logits.append(values.cpu())
+        lse.append(torch.logsumexp(logits, -1).cpu())
+        if args.all_logits:
+            full.append(logits.cpu())
+
     try:
         llm = load_llm(args.llm_dir, args.variant, args.device, args.dtype, args.kernel)
-        result = generate_detailed(llm, ids, opts)
+        result = generate_detailed(llm, ids, opts, on_logits=record)
     except EngineError as exc:
         return _report(exc)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "generated_ids.npy", np.asarray(result.new_ids, dtype=np.int64))
     np.save(out / "audio_tokens.npy", np.asarray(result.audio_tokens, dtype=np.int64))
-    print(f"generated {len(result.new_ids)} ids (stop: {result.stop_reason}), "
+    np.save(out / "step_topk_ids.npy", torch.stack(top_ids).numpy().astype(np.int64))
+    np.save(out / "step_topk_logits.npy", torch.stack(top_logits).numpy().astype(np.float32))
+    np.save(out / "step_logsumexp.npy", torch.stack(lse).numpy().astype(np.float32))
+    if args.all_logits:
+        np.save(out / "step_logits.npy", torch.stack(full).numpy().astype(np.float32))
+    meta = {"release": release, "greedy": greedy, "seed": result.seed, "temperature": opts.temperature,
+            "top_k": opts.top_k, "repetition_ban": opts.repetition_ban, "drop_last": opts.drop_last,
+            "stop": result.stop_reason}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    print(f"generated {len(result.new_ids)} ids (stop: {result.stop_reason}, release {release}), "
           f"{len(result.audio_tokens)} audio tokens, to {out}")
     return 0

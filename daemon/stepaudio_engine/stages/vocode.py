@@ -15,11 +15,16 @@ OUTPUTS = """\
 files written to --out (G = generated groups of 5 tokens, Gp = prompt groups):
   prompt_mel.npy           float32 (T_mel, 80)   24 kHz log-mel of the prompt, 50 Hz (T_mel = N24 // 480)
   campplus_fbank.npy       float32 (T_fb, 80)    CAM++ input: kaldi fbank at 16 kHz minus its time mean
+                                                 (only with --prompt-wav)
   speaker_embedding.npy    float32 (192,)        CAM++ embedding
+  speaker_projected.npy    float32 (80,)         spk_embed_affine_layer(normalize(bf16 embedding))
   flow_tokens.npy          int64   (3G, 2)       generated tokens as (vq02, vq06) flow pairs
   flow_prompt_tokens.npy   int64   (3Gp, 2)      prompt tokens as flow pairs
   prompt_feat_aligned.npy  float32 (6Gp, 80)     bf16-rounded prompt mel stretched to the token grid
   encoder_out.npy          float32 (6Gp+6G, 80)  flow encoder output after encoder_proj (the mu of the CFM)
+  flow_cond.npy            float32 (80, 6Gp+6G)  the CFM's cond: aligned prompt mel, then zeros
+  first_estimate.npy       float32 (2, 80, 6Gp+6G) DiT estimator output at Euler step 1 (conditional,
+                                                 unconditional branch)
   mel.npy                  float32 (80, 6G)      generated mel (prompt part removed)
   f0.npy                   float32 (6G,)         HiFT f0 prediction in Hz
   hift_source.npy          float32 (2880G,)      HiFT harmonic source signal
@@ -36,7 +41,15 @@ noise injection (compare two implementations on the same randomness):
                            the flow starts from its first 6Gp+6G columns (upstream: rand_noise[:, :, :T])
   --hift-noise FILE.npz    keys phase, sine_noise[, extra_noise] (or arr_0, arr_1[, arr_2] in that order),
                or DIR      or a folder of phase.npy, sine_noise.npy[, extra_noise.npy]; shapes as above,
-                           the batch axis may be left out. Replaces --seed.
+                           the batch axis may be left out. Replaces --seed. Upstream's names are accepted
+                           too: rand_ini (= phase, SineGen2), sine_randn (= sine_noise: SineGen2's
+                           randn_like(sine_waves) before scaling), source_randn (= extra_noise:
+                           SourceModuleHnNSF2's randn_like(uv) before scaling)
+
+prompt: --prompt-wav WAV (mixed to mono, peak-capped at 0.6, features computed here), or
+  --prompt-features DIR|FILE.npz with ready-made features: a folder holding prompt_mel.npy (T_mel, 80) and
+  speaker_embedding.npy (192,) (what this tool writes), or an .npz with those keys or speech_feat/embedding
+  (PromptFeatures.to_dict, the prompt cache's names)
 """
 
 
@@ -51,7 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-dir", required=True, type=Path,
                    help="CosyVoice-300M-25Hz folder (or the Step-Audio-EditX folder that contains it)")
     p.add_argument("--tokens", required=True, type=Path, help=".npy of mixed 0-based tokens to vocode")
-    p.add_argument("--prompt-wav", required=True, type=Path, help="prompt/reference audio (WAV, any rate)")
+    prompt = p.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt-wav", type=Path, help="prompt/reference audio (WAV, any rate)")
+    prompt.add_argument("--prompt-features", type=Path, metavar="DIR|FILE.npz",
+                        help="ready-made prompt features: prompt_mel.npy + speaker_embedding.npy, or an .npz")
     p.add_argument("--prompt-tokens", required=True, type=Path, help=".npy of the prompt's mixed 0-based tokens")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--seed", type=int, default=0, help="seed of HiFT's source noise (default 0)")
@@ -74,6 +90,39 @@ def _load_prompt(path: Path) -> tuple[np.ndarray, int]:
     if peak > 0.6:
         wav = wav / peak * 0.6
     return wav.astype(np.float32), int(sr)
+
+
+def load_prompt_features(path: Path):
+    """PromptFeatures from a folder of prompt_mel.npy + speaker_embedding.npy or an .npz (either naming)."""
+    from ..api import EngineError, Reason
+    from ..vocoder import PromptFeatures
+
+    names = {"speech_feat": ("prompt_mel", "speech_feat"), "embedding": ("speaker_embedding", "embedding")}
+    found: dict[str, np.ndarray] = {}
+    try:
+        if path.is_dir():
+            for key, options in names.items():
+                hit = next((path / f"{o}.npy" for o in options if (path / f"{o}.npy").is_file()), None)
+                if hit is not None:
+                    found[key] = np.load(hit, allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as data:
+                for key, options in names.items():
+                    hit = next((o for o in options if o in data.files), None)
+                    if hit is not None:
+                        found[key] = data[hit]
+    except (OSError, ValueError) as exc:
+        raise EngineError(Reason.BAD_INPUT, f"cannot read prompt features from {path}: {exc}",
+                          "pass a folder written by this tool or an .npz") from exc
+    missing = [names[k][0] for k in names if k not in found]
+    if missing:
+        raise EngineError(Reason.BAD_INPUT, f"prompt features in {path} lack {', '.join(missing)}",
+                          "give prompt_mel (T_mel, 80) and speaker_embedding (192,)")
+    if np.asarray(found["speech_feat"]).shape[-1] != 80 or np.asarray(found["embedding"]).size != 192:
+        raise EngineError(Reason.BAD_INPUT, f"prompt features in {path} have shapes "
+                          f"{np.shape(found['speech_feat'])} / {np.shape(found['embedding'])}",
+                          "prompt_mel must be (T_mel, 80) and speaker_embedding (192,)")
+    return PromptFeatures.from_dict(found)
 
 
 def _load_tokens(path: Path) -> list[int]:
@@ -107,15 +156,23 @@ def _vocode(args: argparse.Namespace) -> int:
     if args.flow_noise is not None:
         _inject_flow_noise(vocoder, args.flow_noise, tokens, prompt_tokens)
     hift_noise = load_hift_noise(args.hift_noise) if args.hift_noise is not None else None
-    wav, sr = _load_prompt(args.prompt_wav)
-    features = vocoder.prompt_features(wav, sr)
+    arrays: dict[str, np.ndarray] = {}
+    if args.prompt_wav is not None:
+        wav, sr = _load_prompt(args.prompt_wav)
+        features = vocoder.prompt_features(wav, sr)
+        arrays["campplus_fbank"] = vocoder.speaker_input(wav, sr)
+    else:
+        features = load_prompt_features(args.prompt_features)
     trace = vocoder.run(tokens, prompt_tokens, features, seed=args.seed, hift_noise=hift_noise)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     arrays = {
         "prompt_mel": features.speech_feat,
-        "campplus_fbank": vocoder.speaker_input(wav, sr),
+        **arrays,
         "speaker_embedding": features.embedding,
+        "speaker_projected": trace.speaker_projected,
+        "flow_cond": trace.flow_cond,
+        "first_estimate": trace.first_estimate,
         "flow_tokens": trace.tokens,
         "flow_prompt_tokens": trace.prompt_tokens,
         "prompt_feat_aligned": trace.prompt_feat,
@@ -126,6 +183,7 @@ def _vocode(args: argparse.Namespace) -> int:
         "wav": trace.wav,
         "flow_noise": trace.flow_noise[None],
     }
+    arrays = {name: value for name, value in arrays.items() if value is not None}
     for name, value in arrays.items():
         np.save(out / f"{name}.npy", value)
     trace.hift_noise.save(out / "hift_noise.npz")

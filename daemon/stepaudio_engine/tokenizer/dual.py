@@ -55,6 +55,7 @@ class TokenizeTrace:
     vq02_encoded: np.ndarray
     vq06_mels: list[np.ndarray] = field(default_factory=list)
     tokens: Optional[AudioTokens] = None
+    vq02_call_lengths: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
 
 class DualTokenizer:
@@ -92,16 +93,19 @@ class DualTokenizer:
         assert tokens is not None
         return tokens
 
-    def trace(self, wav: np.ndarray, sr: int, cancel: Optional[CancelToken] = None) -> TokenizeTrace:
-        """Like tokenize, but keep every intermediate stage."""
+    def trace(self, wav: np.ndarray, sr: int, cancel: Optional[CancelToken] = None,
+              batched: bool = True) -> TokenizeTrace:
+        """Like tokenize, but keep every intermediate stage. batched=False runs the vq02 encoder as the
+        reference chunk loop (one call at a time) instead of layer by layer."""
         from stepaudio_engine.audio import prepare_for_tokenizer
 
         self._require_open()
         prepared = prepare_for_tokenizer(wav, sr)
         if cancel is not None:
             cancel.check()
-        r02 = self.vq02.encode(prepared.trimmed, cancel)
+        r02 = self.vq02.encode(prepared.trimmed, cancel, batched=batched)
         r06 = self.vq06.encode(prepared.trimmed, cancel)
         return TokenizeTrace(at_16k=prepared.at_16k, normed=prepared.normed, trimmed=prepared.trimmed,
                              vq02_feats=r02.feats, vq02_encoded=r02.encoded, vq06_mels=r06.mels,
-                             tokens=AudioTokens.from_codes(r02.codes, r06.codes))
+                             tokens=AudioTokens.from_codes(r02.codes, r06.codes),
+                             vq02_call_lengths=r02.call_lengths)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -91,6 +91,9 @@ class Vq02Result:
     feats: np.ndarray      # float32 (T, 560): LFR + CMVN features, all chunks concatenated
     encoded: np.ndarray    # float32 (T, 512): encoder output rows kept per chunk
     codes: np.ndarray      # int64 (T,): nearest-centroid indices 0..1023
+    # int64 (calls, 2): per encoder call, the feature rows fed in and the rows the encoder returned
+    # (cache + overlap + the chunk; the last `fed` rows are kept). Empty when there was no call.
+    call_lengths: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -221,14 +224,18 @@ class Vq02Tokenizer:
             if feats.shape[0] > 0:   # upstream calls the encoder only for chunks that produce features
                 calls.append(feats)
         check = cancel.check if cancel is not None else None
-        enc_out = self._encode_calls([f.to(self.device) for f in calls], check, batched)
+        enc_out, returned = self._encode_calls([f.to(self.device) for f in calls], check, batched)
         dim_in, dim_out = self.encoder.cfg.input_size, self.encoder.cfg.output_size
         feats_np = torch.cat(calls).numpy() if calls else np.zeros((0, dim_in), np.float32)
         enc_np = torch.cat(enc_out).numpy() if enc_out else np.zeros((0, dim_out), np.float32)
-        return Vq02Result(feats=feats_np, encoded=enc_np, codes=nearest_centroid(enc_np, self.codebook))
+        lengths = np.array([[f.shape[0], n] for f, n in zip(calls, returned)], dtype=np.int64).reshape(-1, 2)
+        return Vq02Result(feats=feats_np, encoded=enc_np, codes=nearest_centroid(enc_np, self.codebook),
+                          call_lengths=lengths)
 
-    def _encode_calls(self, calls: list[torch.Tensor], check, batched: bool) -> list[torch.Tensor]:
-        """Encoder output rows kept per call: the last T rows of each (T, 560) call, float32 on the CPU."""
+    def _encode_calls(self, calls: list[torch.Tensor], check,
+                      batched: bool) -> tuple[list[torch.Tensor], list[int]]:
+        """Encoder output rows kept per call (the last T rows of each (T, 560) call, float32 on the CPU), and
+        the number of rows each call returned."""
         if batched:
             outs = encode_calls(self.encoder, calls, self.chunk, check)
         else:
@@ -238,4 +245,5 @@ class Vq02Tokenizer:
                 if check is not None:
                     check()
                 outs.append(self.encoder.forward_chunk(feats[None], state, self.chunk))
-        return [out[0, -feats.shape[0]:].float().cpu() for out, feats in zip(outs, calls)]
+        kept = [out[0, -feats.shape[0]:].float().cpu() for out, feats in zip(outs, calls)]
+        return kept, [int(out.shape[1]) for out in outs]

@@ -52,8 +52,9 @@ class FlowMatchingDecoder(nn.Module):
 
     @torch.inference_mode()
     def forward(self, mu: torch.Tensor, spks: torch.Tensor, cond: torch.Tensor,
-                on_step: Optional[StepHook] = None) -> torch.Tensor:
-        """mu, cond (1, 80, T); spks (1, 80) → mel (1, 80, T)."""
+                on_step: Optional[StepHook] = None, record: Optional[dict] = None) -> torch.Tensor:
+        """mu, cond (1, 80, T); spks (1, 80) → mel (1, 80, T). `record`, if given, receives
+        "first_estimate": the estimator's output (2, 80, T) at the first Euler step (for the stage tool)."""
         x = self.noise(mu.shape[-1], mu.device, mu.dtype)
         t_span = self.schedule(mu.device, mu.dtype)
         w = self.cfg.inference_cfg_rate
@@ -65,6 +66,8 @@ class FlowMatchingDecoder(nn.Module):
         steps = len(t_span) - 1
         for step in range(1, steps + 1):
             v = self.estimator(torch.cat([x, x]), mu2, t.expand(2), spk2, cond2)
+            if record is not None and step == 1:
+                record["first_estimate"] = v.detach()
             v_cond, v_uncond = v.chunk(2)
             x = x + dt * ((1.0 + w) * v_cond - w * v_uncond)
             t = t + dt

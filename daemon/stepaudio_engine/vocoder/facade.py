@@ -74,6 +74,9 @@ class VocodeTrace:
     source: Optional[np.ndarray] = None        # float32 (2880·G,) harmonic source
     wav: Optional[np.ndarray] = None           # float32 (2880·G,) output at 24 kHz
     flow_noise: Optional[np.ndarray] = None    # float32 (80, 2·(3Gp+3G)) the flow's starting noise x₀
+    speaker_projected: Optional[np.ndarray] = None  # float32 (80,) spk_embed_affine_layer(normalize(embedding))
+    flow_cond: Optional[np.ndarray] = None     # float32 (80, 2·(3Gp+3G)) prompt mel then zeros (the CFM's cond)
+    first_estimate: Optional[np.ndarray] = None  # float32 (2, 80, 2·(3Gp+3G)) estimator output at Euler step 1
     hift_noise: Optional[HiftNoise] = None     # HiFT's draws (recorded, or the ones replayed)
 
 
@@ -222,6 +225,10 @@ class Vocoder:
             )
         mel = mel.float()
         trace.encoder_out = flow_trace.encoder_out[0].float().cpu().numpy()
+        trace.speaker_projected = flow_trace.speaker[0].float().cpu().numpy()
+        trace.flow_cond = flow_trace.cond[0].float().cpu().numpy()
+        if flow_trace.first_estimate is not None:
+            trace.first_estimate = flow_trace.first_estimate.float().cpu().numpy()
         trace.mel = mel[0].float().cpu().numpy()
         frames = trace.encoder_out.shape[0]
         trace.flow_noise = self.flow.decoder.noise(frames, torch.device("cpu"), torch.float32)[0].numpy()

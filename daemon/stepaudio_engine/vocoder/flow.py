@@ -68,6 +68,8 @@ class FlowTrace:
     encoder_out: torch.Tensor   # (1, 2T, 80) after encoder_proj (T = prompt + generated steps)
     cond: torch.Tensor          # (1, 80, 2T) prompt mel in the first 2·T_p frames, zeros after
     speaker: torch.Tensor       # (1, 80) projected speaker embedding
+    # (2, 80, 2T) the estimator's first output, conditional then unconditional branch (None if not recorded)
+    first_estimate: Optional[torch.Tensor] = None
 
 
 class FlowModel(nn.Module):
@@ -93,5 +95,7 @@ class FlowModel(nn.Module):
         cond = torch.zeros_like(h)
         cond[:, :n_prompt] = prompt_feat
         cond = cond.transpose(1, 2).contiguous()
-        mel = self.decoder(h.transpose(1, 2).contiguous(), spk, cond, on_step)
-        return mel[:, :, n_prompt:], FlowTrace(encoder_out=h, cond=cond, speaker=spk)
+        record: dict = {}
+        mel = self.decoder(h.transpose(1, 2).contiguous(), spk, cond, on_step, record)
+        return mel[:, :, n_prompt:], FlowTrace(encoder_out=h, cond=cond, speaker=spk,
+                                               first_estimate=record.get("first_estimate"))

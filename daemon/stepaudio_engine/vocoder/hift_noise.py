@@ -92,20 +92,27 @@ class NoiseDraws:
             self.recorded.extra_noise = torch.randn(batch, samples, 1, generator=self.source)
 
 
+# upstream's names for the same draws (stepvocoder/cosyvoice2/hifigan/generator.py): SineGen2's `rand_ini`,
+# SineGen2's randn_like(sine_waves) and SourceModuleHnNSF2's randn_like(uv), both before scaling
+ALIASES = {"phase": ("rand_ini",), "sine_noise": ("sine_randn",), "extra_noise": ("source_randn",)}
+
+
 def load_hift_noise(path: Path) -> HiftNoise:
-    """Read a `.npz` (named or positional keys) or a folder of phase/sine_noise[/extra_noise].npy."""
+    """Read a `.npz` (named, upstream-named or positional keys) or a folder of phase/sine_noise[/extra_noise].npy
+    (or the upstream names, ALIASES)."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     try:
         if path.is_dir():
             for name in NAMES:
-                if (path / f"{name}.npy").is_file():
-                    arrays[name] = np.load(path / f"{name}.npy", allow_pickle=False)
+                hit = next((path / f"{n}.npy" for n in (name, *ALIASES[name]) if (path / f"{n}.npy").is_file()), None)
+                if hit is not None:
+                    arrays[name] = np.load(hit, allow_pickle=False)
         else:
             with np.load(path, allow_pickle=False) as data:
                 for i, name in enumerate(NAMES):
-                    key = name if name in data.files else f"arr_{i}"
-                    if key in data.files:
+                    key = next((n for n in (name, *ALIASES[name], f"arr_{i}") if n in data.files), None)
+                    if key is not None:
                         arrays[name] = data[key]
     except (OSError, ValueError) as exc:
         raise EngineError(Reason.BAD_INPUT, f"cannot read HiFT noise from {path}: {exc}",
