@@ -12,9 +12,12 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from stepaudio_protos.settings import LoadedSettings
 
 from stepaudio_cli.options import flag
 from stepaudio_cli.render import activity, err, human_bytes, print_json
@@ -193,7 +196,7 @@ def check_memory() -> list[Check]:
     return checks
 
 
-def check_models(root: Path) -> list[Check]:
+def check_models(root: Path, default_variant: str = "base") -> list[Check]:
     from stepaudio_cli.model_files import TOKENIZER, list_models
 
     parts = list_models(root)
@@ -213,7 +216,18 @@ def check_models(root: Path) -> list[Check]:
         need = "a model variant" if not variants else "the tokenizer"
         checks.append(Check("models", FAIL, f"{need} is not installed in {root}", "stepaudio models pull base "
                             "(or set models_dir: stepaudio config set models_dir DIR)"))
+    elif not _usable(default_variant, {p.name for p in variants}):
+        # jobs without --variant use the default: a doctor that passes must mean `stepaudio clone` can run
+        installed = ", ".join(sorted(p.name for p in variants))
+        checks.append(Check("default variant", FAIL, f"the default variant '{default_variant}' is not installed "
+                            f"in {root} (installed: {installed})", f"stepaudio models pull {default_variant}, or "
+                            f"stepaudio config set default_variant {sorted(p.name for p in variants)[0]}"))
     return checks
+
+
+def _usable(variant: str, complete: set[str]) -> bool:
+    """bnb can also be quantised from the base folder at load time (README: Models and variants)."""
+    return variant in complete or (variant == "bnb" and "base" in complete)
 
 
 def check_daemon(ctx: typer.Context) -> list[Check]:
@@ -255,26 +269,28 @@ def check_disk(label: str, folder: Path, low: int = LOW_DISK) -> list[Check]:
                   "" if ok else f"free some space on the disk holding {folder}")]
 
 
-def check_settings() -> tuple[list[Check], Optional[Path]]:
+def check_settings() -> tuple[list[Check], Optional["LoadedSettings"]]:
     from stepaudio_protos.settings import SettingsError, load_settings
 
     try:
         loaded = load_settings()
     except SettingsError as exc:
         return [Check("settings", FAIL, str(exc), "fix it: stepaudio config show / stepaudio config set")], None
-    return [Check("settings", PASS, f"read ({loaded.paths.config_file})")], loaded.effective_models_dir()
+    return [Check("settings", PASS, f"read ({loaded.paths.config_file})")], loaded
 
 
 def run_checks(ctx: typer.Context, with_torch: bool = True) -> list[Check]:
     checks = check_python() + check_packages()
-    settings, models_dir = check_settings()
+    settings, loaded = check_settings()
+    models_dir = loaded.effective_models_dir() if loaded is not None else None
+    default_variant = loaded.settings.default_variant if loaded is not None else "base"
     checks += settings
     if with_torch:
         checks += check_torch()[0]
     checks += check_memory()
     root = Path(ctx.obj.models_dir).expanduser() if ctx.obj.models_dir else models_dir
     if root is not None:
-        checks += check_models(root)
+        checks += check_models(root, default_variant)
         checks += check_disk("models", root)
     checks += check_daemon(ctx)
     checks += check_disk("cache", ctx.obj.paths.cache_dir)

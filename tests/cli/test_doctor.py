@@ -82,3 +82,15 @@ def test_text_output_and_a_broken_config(sa):
     assert line.startswith("fail") and "queue_size" in line
     assert "fix: fix it: stepaudio config show" in result.stdout
     assert "failed" in result.stderr
+
+
+def test_a_default_variant_that_is_not_installed_fails(sa, tmp_path):
+    models = _fake_models(tmp_path / "m")  # base and the tokenizer only
+    sa.set(default_variant="awq")
+    code, checks = _doctor_no_torch(sa, models)
+    assert code == 1 and checks["default variant"]["status"] == "fail", checks
+    assert "'awq' is not installed" in checks["default variant"]["detail"]
+    assert "default_variant base" in checks["default variant"]["fix"]
+    sa.set(default_variant="bnb")  # quantised from base at load time: usable
+    code, checks = _doctor_no_torch(sa, models)
+    assert "default variant" not in checks
