@@ -498,8 +498,9 @@ def _runaway_notes(infos: list[dict]) -> list[str]:
 # `<...>` runs the tokenizer could map to one control piece (they are all of this shape,
 # docs/engine/llm.md#text-tokenizer)
 _ANGLE_TOKEN = re.compile(r"<[^<>\s]{1,64}>")
-# C0 controls except tab/LF/CR, and DEL: NUL bytes and terminal escapes are never meant to be spoken
-_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, line feed and carriage return, DEL, and the C1 controls U+0080-U+009F (e.g. U+009B, the
+# one-character CSI escape a terminal acts on just like ESC [)
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _require_text(text: str, what: str) -> None:

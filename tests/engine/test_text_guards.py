@@ -59,7 +59,8 @@ def test_ordinary_text_passes(text):
     _guard(text)
 
 
-@pytest.mark.parametrize("char", ["\x00", "\x01", "\x07", "\x1b", "\x0b", "\x0c", "\x7f"])
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x07", "\x1b", "\x0b", "\x0c", "\x7f",
+                                  "\x80", "\x85", "\x9b", "\x9f"])  # C1 as C0
 def test_control_characters_are_refused(char):
     assert "control characters" in _refused(f"hi{char}there").message
 

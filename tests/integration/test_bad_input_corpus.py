@@ -225,6 +225,7 @@ CASES = [
                                           source="speech_then_silence_40s.wav"), FAILED, "up to 30 s"),
     Case("long edit with one silent segment", edit("--denoise", source="speech_then_silence_40s.wav"), OK, ""),
     Case("control characters", clone("ok.wav", "hi \x01\x1b[31m there"), FAILED, "control character"),
+    Case("C1 control character (CSI)", clone("ok.wav", "hi \x9b31m there"), FAILED, "control character"),
     Case("NUL byte (text file)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", str(d / "nul.txt"),
                                                  "--ref-text", "a", "-o", out], FAILED, "control character"),
     Case("endless text file (/dev/zero)", lambda d, out: ["clone", str(d / "ok.wav"), "--text-file", "/dev/zero",
