@@ -33,5 +33,12 @@ class CliContext:
         running = next((s.value for s in client.status().settings if s.name == "models_dir"), "")
         wanted = os.path.abspath(os.path.expanduser(self.models_dir or ""))
         if running and os.path.abspath(running) != wanted:
-            print(f"note: --models-dir {self.models_dir} is ignored: the running daemon uses {running} "
-                  f"(stepaudio --models-dir {self.models_dir} daemon restart applies it)", file=sys.stderr)
+            # say where the folder came from: an environment variable set after the daemon auto-started
+            # applies with a plain `daemon restart`; a flag has to be given to that restart too
+            from_flag = any(a == "--models-dir" or a.startswith("--models-dir=") for a in sys.argv[1:])
+            if from_flag:
+                given, fix = f"--models-dir {self.models_dir}", f"stepaudio --models-dir {self.models_dir} daemon restart"
+            else:
+                given, fix = f"STEPAUDIO_MODELS_DIR={self.models_dir}", "stepaudio daemon restart"
+            print(f"note: {given} is ignored: the running daemon uses {running}; `{fix}` applies it",
+                  file=sys.stderr)

@@ -32,7 +32,8 @@ def find_model_folders(models_dir: str | Path, variant: str) -> ModelFolders:
     check_variant(variant)
     if not root.is_dir():
         raise EngineError(Reason.MODEL_MISSING, f"models folder not found: {root}",
-                          "pass --models-dir, or download the models into it (see README: Models)")
+                          "download the models into it (see README: Models), or point the daemon at your "
+                          "folder: stepaudio config set models_dir DIR, then stepaudio daemon restart")
     llm = variant_folder(root, variant)
     if not llm.is_dir():
         raise EngineError(Reason.MODEL_MISSING, f"the {variant} variant is not installed: {llm} is missing",

@@ -98,8 +98,9 @@ class Reason(str, Enum):
 
 _TABLE: dict[Reason, _Row] = {
     Reason.BAD_INPUT: _Row(Exit.FAILED, 400, "check the input file and options"),
-    Reason.MODEL_MISSING: _Row(Exit.FAILED, 503, "run `stepaudio models` to see what is installed, "
-                                                 "or pass --models-dir"),
+    Reason.MODEL_MISSING: _Row(Exit.FAILED, 503, "run `stepaudio models` to see what is installed; another "
+                                                 "folder: `stepaudio config set models_dir DIR`, then "
+                                                 "`stepaudio daemon restart`"),
     Reason.MODEL_CORRUPT: _Row(Exit.FAILED, 500, "the model files do not match what stepaudio expects; "
                                                  "download them again"),
     Reason.OUT_OF_MEMORY: _Row(Exit.FAILED, 503, "unload other variants (`stepaudio unload --all`) "

@@ -97,7 +97,19 @@ def test_models_dir_for_a_running_daemon_is_noted_as_ignored(sa, tmp_path):
     out = sa.run("--models-dir", str(tmp_path), "status")
     assert out.returncode == 0, out.stderr
     assert f"note: --models-dir {tmp_path} is ignored: the running daemon uses" in out.stderr
-    assert "daemon restart applies it" in out.stderr
+    assert f"`stepaudio --models-dir {tmp_path} daemon restart` applies it" in out.stderr
+
+
+def test_models_dir_set_in_the_environment_after_auto_start_says_restart(sa, tmp_path):
+    assert sa.run(*sa.clone_args("first.wav")).returncode == 0  # auto-started with the default models folder
+    sa.set(models_dir=str(tmp_path))
+    out = sa.run(*sa.clone_args())
+    assert f"note: STEPAUDIO_MODELS_DIR={tmp_path} is ignored" in out.stderr, out.stderr
+    assert "`stepaudio daemon restart` applies it" in out.stderr and "--models-dir" not in out.stderr
+    restarted = sa.run("daemon", "restart")
+    assert restarted.returncode == 0, restarted.stderr
+    settings = {s["name"]: s["value"] for s in sa.status()["settings"]}
+    assert settings["models_dir"] == str(tmp_path)
 
 
 def test_negative_keep_alive_keeps_the_model_resident_without_offloading(sa):
