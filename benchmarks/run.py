@@ -34,6 +34,8 @@ BENCHMARKS = [
     ("vocoder_rtf", "Vocoder real-time factor at the released sizes", [], []),
     ("cpu_decode", "step1 decode on the CPU per kernel path (issue 16)", ["--full"],
      ["--skip-slow", "--tokens", "4", "--context", "128"]),
+    ("http_api", "HTTP API (stepaudio serve) vs stepaudio batch, endpoint latency, server memory",
+     ["--jobs", "100"], ["--jobs", "20", "--probes", "50"]),
 ]
 
 

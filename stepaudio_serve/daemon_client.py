@@ -221,7 +221,10 @@ class AsyncDaemonClient:
             raise DaemonUnavailable(exc.message, exc.hint) from None
         if self._channel is not None:
             await self._channel.close()
-        self._channel = grpc.aio.insecure_channel(f"unix:{self.paths.socket}")
+        # A channel of its own subchannels: with gRPC's global pool, a fresh channel to the same socket would
+        # reuse the subchannel that failed when the old daemon went away, and fail at once during its backoff.
+        self._channel = grpc.aio.insecure_channel(f"unix:{self.paths.socket}",
+                                                  options=[("grpc.use_local_subchannel_pool", 1)])
         self._stub_obj = pb_grpc.StepAudioStub(self._channel)
         self._metadata = [(TOKEN_METADATA_KEY, token)]
 

@@ -20,7 +20,8 @@ def free_port() -> int:
 class HttpServer:
     """One `stepaudio serve` process for a hermetic installation (`sa` or `real`)."""
 
-    def __init__(self, inst, *args: str, env: Optional[dict[str, str]] = None, api_key: str = "") -> None:
+    def __init__(self, inst, *args: str, env: Optional[dict[str, str]] = None, api_key: str = "",
+                 global_args: tuple[str, ...] = ()) -> None:
         self.inst = inst
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -31,7 +32,8 @@ class HttpServer:
         self.log = open(inst.root / f"serve-{self.port}.log", "w+")
         if "--ui" not in args:
             args = (*args, "--no-ui")  # the API's tests: no Gradio import (seconds per start); tests/web has the UI
-        self.proc = subprocess.Popen(inst.cmd("serve", "--port", str(self.port), "--log-level", "warning", *args),
+        self.proc = subprocess.Popen(inst.cmd(*global_args, "serve", "--port", str(self.port), "--log-level", "warning",
+                                              *args),
                                      env=full_env, stdout=self.log, stderr=subprocess.STDOUT, cwd=inst.work)
         self._wait_ready()
 

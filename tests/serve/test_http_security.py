@@ -37,7 +37,8 @@ def test_cors_only_for_listed_origins(keyed_served, fake_served):
     allowed = httpx.options(keyed_served.url + "/v1/audio/speech", headers=preflight)
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
-    other = httpx.options(keyed_served.url + "/v1/audio/speech", headers={**preflight, "Origin": "https://evil.example"})
+    other = httpx.options(keyed_served.url + "/v1/audio/speech",
+                          headers={**preflight, "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
     # no origins listed (the default): no CORS headers at all
     plain = httpx.get(fake_served.url + "/v1/models", headers={"Origin": "https://app.example"})

@@ -40,3 +40,25 @@ def test_unknown_variant_and_path_are_openai_shaped_errors(fake_served):
             error = reply.json()["error"]
             assert error["code"] == code and error["message"] and set(error) == {"message", "type", "param", "code"}
         assert http.get("/docs").status_code == 200 and "openapi" in http.get("/openapi.json").text
+
+
+def test_a_daemon_that_went_away_is_started_again(fake_served):
+    with fake_served.client() as http:
+        before = http.get("/api/v1/models/status").json()["pid"]
+        assert fake_served.inst.run("daemon", "stop").returncode == 0
+        after = http.get("/api/v1/models/status")  # the server finds no daemon, starts one, re-reads its token
+        assert after.status_code == 200, after.text
+        assert after.json()["pid"] != before
+
+
+def test_no_daemon_and_no_autostart_is_503(sa):
+    from serve.http_helpers import HttpServer
+
+    server = HttpServer(sa, global_args=("--no-autostart",))
+    try:
+        reply = server.client().get("/api/v1/models/status")
+        assert reply.status_code == 503 and reply.headers["retry-after"]
+        assert reply.json()["error"]["code"] == "UNAVAILABLE"
+        assert server.client().get("/healthz").status_code == 200  # the server itself is fine
+    finally:
+        server.stop()
