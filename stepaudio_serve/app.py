@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Optional
+from typing import Any, AsyncIterator, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,7 +48,7 @@ def create_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None) 
     return app
 
 
-def build_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None):
+def build_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None) -> Any:
     """The ASGI app `stepaudio serve` runs: guards around create_app(), with the web UI (extra `web`)
     mounted at `/` unless config.web_ui is off."""
     app = create_app(config, client)
@@ -58,7 +58,7 @@ def build_app(config: ServeConfig, client: Optional[AsyncDaemonClient] = None):
 
         app = mount_ui(app, config)
         protected = API_PREFIXES  # the UI has its own login with the same key
-    asgi = BodyLimit(app, int(config.limits.max_body_mb * 1024 * 1024))
+    asgi: Any = BodyLimit(app, int(config.limits.max_body_mb * 1024 * 1024))  # type: ignore[arg-type]
     if config.api_key:
         asgi = ApiKeyGuard(asgi, config.api_key, protected)
     if config.cors_origins:

@@ -54,7 +54,7 @@ async def models_status(request: Request) -> dict:
 
 
 class LoadBody(BaseModel):
-    keep_alive: Optional[float] = Field(None, description="seconds to keep it loaded when idle "
+    keep_alive: Optional[float] = Field(default=None, description="seconds to keep it loaded when idle "
                                                           "(0 = unload when idle, negative = until unloaded)")
 
 
@@ -81,7 +81,8 @@ async def unload_all(request: Request, to_cpu: bool = False) -> dict:
 
 async def _unload(request: Request, variant: str, all_: bool, to_cpu: bool) -> dict:
     reply = await client_of(request).unload(variant, all_, to_cpu)
-    out = {"unloaded": list(reply.unloaded), "offloaded": list(reply.offloaded), "deferred": list(reply.deferred)}
+    out: dict[str, object] = {"unloaded": list(reply.unloaded), "offloaded": list(reply.offloaded),
+                              "deferred": list(reply.deferred)}
     if not any(out.values()):
         out["message"] = "nothing was loaded" if all_ else f"{variant or 'the default variant'} was not loaded"
     elif reply.deferred:

@@ -47,7 +47,7 @@ async def speech(body: SpeechRequest, request: Request) -> Response:
         folder = stack.enter_context(scratch_folder(request))
         ref = await _reference(request, body, voice, folder)
         events = run_plan(request.app.state.client, plan, ref, body.input, folder, opts)
-        stack.push_async_callback(events.aclose)  # closing the events cancels a job still running
+        stack.push_async_callback(events.aclose)  # type: ignore[attr-defined]  # cancels a job still running
         first = await unless_disconnected(request, _first_audio(events))
         if isinstance(first, JobResult) and not sse:  # a complete file: one plain response
             data = await asyncio.to_thread(Path(first.output).read_bytes)

@@ -41,32 +41,34 @@ class ExtraParams(BaseModel):
     """Our fields beyond OpenAI's (as vllm-omni's Step-Audio-EditX server names them)."""
 
     model_config = ConfigDict(extra="forbid")
-    edit_type: Optional[str] = Field(None, description="clone (default) | emotion | style | speed | paralinguistic "
-                                                       "| denoise | vad: edit the reference recording instead")
-    edit_info: Optional[str] = Field(None, description="the edit's option, e.g. happy, whisper, faster")
-    iterations: int = Field(1, ge=1, le=MAX_ITERATIONS, description="edit passes, each on the last output")
-    seed: Optional[int] = Field(None, ge=-(2 ** 63), le=2 ** 63 - 1, description="seed for reproducible output")
-    candidates: int = Field(1, ge=1, le=MAX_CANDIDATES, description="generate N with different seeds, keep the best")
-    check: bool = Field(False, description="transcribe the result and score it (in X-Stepaudio-Report)")
-    variant: Optional[str] = Field(None, description=f"{' | '.join(VARIANTS)} (default: from `model`)")
+    edit_type: Optional[str] = Field(default=None, description="clone (default) | emotion | style | speed | "
+                                                               "paralinguistic | denoise | vad: edit the reference "
+                                                               "recording instead")
+    edit_info: Optional[str] = Field(default=None, description="the edit's option, e.g. happy, whisper, faster")
+    iterations: int = Field(default=1, ge=1, le=MAX_ITERATIONS, description="edit passes, each on the last output")
+    seed: Optional[int] = Field(default=None, ge=-(2 ** 63), le=2 ** 63 - 1, description="seed for reproducible output")
+    candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES,
+                            description="generate N with different seeds, keep the best")
+    check: bool = Field(default=False, description="transcribe the result and score it (in X-Stepaudio-Report)")
+    variant: Optional[str] = Field(default=None, description=f"{' | '.join(VARIANTS)} (default: from `model`)")
 
 
 class SpeechRequest(BaseModel):
-    model: str = Field("step-audio-editx", description="step-audio-editx (the daemon's default variant) or a "
+    model: str = Field(default="step-audio-editx", description="step-audio-editx (the daemon's default variant) or a "
                                                        f"variant name: {', '.join(VARIANTS)}")
     input: str = Field(..., description="the text to speak")
-    voice: Union[str, VoiceId, None] = Field(None, description="a saved voice (GET /v1/audio/voices), by name "
+    voice: Union[str, VoiceId, None] = Field(default=None, description="a saved voice (GET /v1/audio/voices), by name "
                                                                "or {\"id\": name}; ref_audio wins when given")
-    instructions: Optional[str] = Field(None, max_length=4096,
+    instructions: Optional[str] = Field(default=None, max_length=4096,
                                         description="an emotion or style to speak in, e.g. 'happy' or 'whisper'")
-    response_format: str = Field("mp3", description="mp3 | opus | flac | wav | pcm (24 kHz s16le); aac: 400")
-    speed: float = Field(1.0, ge=0.25, le=4.0, description="1.0 = as generated; other values map to the "
+    response_format: str = Field(default="mp3", description="mp3 | opus | flac | wav | pcm (24 kHz s16le); aac: 400")
+    speed: float = Field(default=1.0, ge=0.25, le=4.0, description="1.0 = as generated; other values map to the "
                                                            "model's speed edits (X-Stepaudio-Edits says which)")
-    stream_format: Literal["audio", "sse"] = Field("audio", description="audio: bytes as they are ready; "
+    stream_format: Literal["audio", "sse"] = Field(default="audio", description="audio: bytes as they are ready; "
                                                                         "sse: speech.audio.delta/done events")
-    ref_audio: Optional[str] = Field(None, description="reference recording: base64 or a data: URL")
-    ref_text: Optional[str] = Field(None, description="transcript of ref_audio (default: transcribe it)")
-    keep_alive: Optional[float] = Field(None, description="seconds to keep the model loaded after this request")
+    ref_audio: Optional[str] = Field(default=None, description="reference recording: base64 or a data: URL")
+    ref_text: Optional[str] = Field(default=None, description="transcript of ref_audio (default: transcribe it)")
+    keep_alive: Optional[float] = Field(default=None, description="seconds to keep the model loaded after this request")
     extra_params: ExtraParams = Field(default_factory=ExtraParams)
 
 
