@@ -5,7 +5,6 @@ noise under upstream's names, per-step top-k logits and the release's sampling p
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,7 +89,6 @@ def test_vocode_takes_ready_made_prompt_features_and_upstream_noise_names(vocode
 
 
 def test_generate_writes_per_step_top_k_and_uses_the_release_profile(tmp_path):
-    from stepaudio_engine.tiny import TEST_CHAT_TEMPLATE
     from stepaudio_engine.tiny.llm import write_tiny_llm
 
     llm = write_tiny_llm(tmp_path / "m")["base"]
