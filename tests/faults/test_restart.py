@@ -38,3 +38,12 @@ def test_the_daemon_log_has_one_line_per_job(sa):
     lines = [line for line in log if " job " in line and " clone base " in line]
     assert len(lines) == 2, log
     assert lines[0].endswith("done") and "failed (BAD_INPUT: the fake engine was told to fail)" in lines[1]
+
+
+def test_a_crash_hint_shows_only_the_failing_jobs_worker_output(sa):
+    """Output from the load (or an earlier job) is no explanation of a later crash."""
+    sa.set(FAKE_NOISE=1)  # the worker prints library noise while it loads
+    assert sa.run(*sa.clone_args("ok.wav", "fine")).returncode == 0
+    crashed = sa.run(*sa.clone_args("boom.wav", "[[crash]]"))
+    assert crashed.returncode == 1 and "fake engine: about to crash" in crashed.stderr, crashed.stderr
+    assert "chatty library" not in crashed.stderr, crashed.stderr
