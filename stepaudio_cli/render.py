@@ -5,6 +5,7 @@ status on stdout. Status rendering is plain text on purpose: importing rich cost
 from __future__ import annotations
 
 import sys
+import time
 
 
 def human_bytes(n: float) -> str:
@@ -41,14 +42,25 @@ class ProgressView:
         self.progress = None
         self.task = None
         self.stage = ""
+        self.step = ""           # "pass 2 of 3" / "candidate 1 of 4": kept through the stages inside it
+        self.started = time.monotonic()
 
     def _rich(self):
         if self.progress is None:
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn
+            from rich.text import Text
+
+            started = self.started
+
+            class TotalElapsed(ProgressColumn):
+                """The whole job's clock (the bar restarts with each stage; this does not)."""
+
+                def render(self, task) -> Text:
+                    return Text(human_seconds(time.monotonic() - started), style="progress.elapsed")
 
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                     TextColumn("{task.fields[extra]}"), TimeElapsedColumn(),
+                                     TextColumn("{task.fields[extra]}"), TotalElapsed(),
                                      console=Console(stderr=True), transient=True)
             self.progress.start()
             self.task = self.progress.add_task(self.label, total=1.0, extra="")
@@ -61,6 +73,10 @@ class ProgressView:
             p = self._rich()
             total = 1.0 if fraction >= 0 else None
             completed = fraction if fraction >= 0 else 0
+            if stage in ("iteration", "candidate") and extra:
+                self.step, extra = extra, ""
+            stage = f"{self.step}, {stage}" if self.step and stage not in ("iteration", "candidate") \
+                else (self.step or stage)
             if stage != self.stage:
                 # a new stage: rich marks a task finished for good once it reaches 100 %, which froze the
                 # spinner and the clock after loading; reset restarts both for each stage

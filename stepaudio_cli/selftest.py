@@ -54,6 +54,11 @@ def selftest(ctx: typer.Context,
         if not keep:
             client.shutdown_and_wait()
     _report(results, time.monotonic() - started)
+    if keep:  # where to look, and how to use the kept daemon and tiny model by hand
+        err(f"selftest: kept the outputs in {work}, the tiny model in {models} and the daemon "
+            f"(STEPAUDIO_HOME={home}, log {home / 'state' / 'logs' / 'stepaudiod.log'})")
+        err(f"selftest: try it: STEPAUDIO_HOME={home} stepaudio clone {ref} 'Some text' --ref-text '{REF_TEXT}' "
+            f"-o {work / 'mine.wav'}; stop it: STEPAUDIO_HOME={home} stepaudio daemon stop")
 
 
 def _step(name: str, action) -> None:

@@ -85,7 +85,11 @@ class FakeEngine:
         if "[[write-early]]" in text:
             with open(output, "wb") as partial:
                 partial.write(b"RIFF")
+        passes = max(1, int(getattr(req, "iterations", 1) or 1))
         for i in range(10):
+            if passes > 1 and i % max(1, 10 // passes) == 0 and i // max(1, 10 // passes) < passes:
+                k = i // max(1, 10 // passes)  # as the engine: an "iteration" stage before each edit pass
+                progress("iteration", k / passes, {"text": f"pass {k + 1} of {passes}"})
             if "[[crash]]" in text and i == 3:
                 print("fake engine: about to crash", file=sys.stderr, flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)

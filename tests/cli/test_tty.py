@@ -5,6 +5,7 @@ bar is on screen long enough to capture).
 """
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -91,5 +92,25 @@ def test_progress_bar_on_a_tty_and_plain_lines_in_a_file(sa):
         assert "\x1b" not in text and not any(c in text for c in BAR_CHARS + SPINNER_CHARS), text
         assert any(line.startswith("wrote ") for line in lines)
         assert str(sa.work / "file.wav") in screens[-1]  # stdout still went to the terminal
+    finally:
+        term.close()
+
+
+def test_iterated_edit_shows_the_pass_and_a_total_clock_on_a_tty(sa):
+    sa.set(FAKE_STEP_S=0.15)
+    ref = sa.work / "in.wav"
+    sa.clone_args()  # writes ref.wav
+    cli = " ".join(shlex.quote(a) for a in sa.cmd("edit", str(sa.work / "ref.wav"), "--emotion", "happy", "--text",
+                                                  "a ref", "--iterations", "3", "-o", str(ref)))
+    term = Terminal(sa.root, sa.env)
+    try:
+        rc = sa.work / "rc"
+        term.run(f"cd {shlex.quote(str(sa.work))} && {cli}", rc)
+        screens = _captures_until_done(term, rc)
+        assert rc.read_text().strip() == "0", screens[-1]
+        live = [line for s in screens for line in s.splitlines() if "edit (emotion)" in line]
+        # the pass stays on screen through the stages inside it, next to the job's total clock
+        assert any("pass 2 of 3, generating" in line or "pass 3 of 3, generating" in line for line in live), live
+        assert any(re.search(r"\d+(\.\d+)? ?s\s*$|\d+:\d\d\s*$", line) for line in live), live
     finally:
         term.close()

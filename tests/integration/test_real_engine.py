@@ -69,10 +69,18 @@ def test_non_audio_with_an_audio_header_is_rejected_by_the_engine(real):
     assert not (real.work / "o.wav").exists()
 
 
-def test_selftest_passes(real):
-    result = real.run("selftest", timeout=600)
+def test_selftest_passes_and_keep_says_where_its_files_are(real):
+    result = real.run("selftest", "--keep", timeout=600)
     assert result.returncode == 0, result.stderr
     assert "selftest passed" in result.stdout and "noise" in result.stdout
+    home = real.home / "cache" / "selftest"
+    assert f"kept the outputs in {home / 'work'}" in result.stderr, result.stderr
+    assert (home / "work" / "clone.wav").exists() and f"STEPAUDIO_HOME={home} stepaudio daemon stop" in result.stderr
+    stop = dict(real.env, STEPAUDIO_HOME=str(home))
+    import subprocess
+
+    done = subprocess.run(real.cmd("daemon", "stop"), env=stop, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "stopped" in done.stderr, done.stderr
 
 
 def test_a_short_reference_clones_with_a_note(real):
