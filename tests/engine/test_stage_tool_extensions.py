@@ -13,17 +13,14 @@ import soundfile as sf
 from stepaudio_engine.stages.__main__ import main
 
 
-def test_tokenize_loop_encoder_raw_audio_and_call_lengths(tmp_path):
-    from stepaudio_engine.tiny.tokenizer import write_tiny_tokenizer
-
-    write_tiny_tokenizer(tmp_path, seed=0)
+def test_tokenize_loop_encoder_raw_audio_and_call_lengths(tmp_path, tiny_models):
     rng = np.random.default_rng(0)
     stereo = (rng.standard_normal((16000 * 2, 2)) * 0.4).astype(np.float32)
     sf.write(tmp_path / "in.wav", stereo, 16000, subtype="FLOAT")
     outs = {}
     for form in ("batched", "loop"):
         out = outs[form] = tmp_path / form
-        assert main(["tokenize", "--models", str(tmp_path), "--audio", str(tmp_path / "in.wav"), "--out", str(out),
+        assert main(["tokenize", "--models", str(tiny_models), "--audio", str(tmp_path / "in.wav"), "--out", str(out),
                      "--vq02-encoder", form]) == 0
         assert json.loads((out / "meta.json").read_text())["vq02_encoder"] == form
     loaded = np.load(outs["loop"] / "00_loaded.npy")
@@ -38,12 +35,9 @@ def test_tokenize_loop_encoder_raw_audio_and_call_lengths(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def vocode_run(tmp_path_factory) -> dict:
-    from stepaudio_engine.tiny.vocoder import write_tiny_vocoder
-
+def vocode_run(tmp_path_factory, tiny_models) -> dict:
     work = tmp_path_factory.mktemp("voc")
-    llm = work / "Step-Audio-EditX"
-    write_tiny_vocoder(llm, seed=1)
+    llm = tiny_models / "Step-Audio-EditX"
     t = np.arange(16000) / 16000
     sf.write(work / "p.wav", 0.5 * np.sin(2 * np.pi * 220 * t), 16000)
     rng = np.random.default_rng(0)
@@ -88,10 +82,8 @@ def test_vocode_takes_ready_made_prompt_features_and_upstream_noise_names(vocode
     assert main([*common, "--prompt-features", str(work / "bad.npz"), "--out", str(work / "d")]) == 1
 
 
-def test_generate_writes_per_step_top_k_and_uses_the_release_profile(tmp_path):
-    from stepaudio_engine.tiny.llm import write_tiny_llm
-
-    llm = write_tiny_llm(tmp_path / "m")["base"]
+def test_generate_writes_per_step_top_k_and_uses_the_release_profile(tmp_path, tiny_models):
+    llm = tiny_models / "Step-Audio-EditX"
     np.save(tmp_path / "audio.npy", np.asarray([1, 2, 1034, 1035, 1036], dtype=np.int64))
     assert main(["prompt", "--llm-dir", str(llm), "--mode", "clone", "--audio-tokens", str(tmp_path / "audio.npy"),
                  "--ref-text", "hi", "--speaker-id", "clone_0", "--text", "はい", "--language", "japanese",
