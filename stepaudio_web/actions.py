@@ -62,6 +62,11 @@ def _variant(value: Optional[str]) -> Optional[str]:
     return None if value in (None, "", "default") else value
 
 
+def _language(value: Optional[str]) -> Optional[str]:
+    """The language menu: "auto" = none given (the model's default languages, Mandarin and English)."""
+    return None if value in (None, "", "auto") else value
+
+
 def _seed(value: Any) -> Optional[int]:
     """The seed box: empty = random, else a whole number (the CLI checks its range)."""
     text = str(value if value is not None else "").strip()
@@ -88,19 +93,20 @@ class Actions:
 
     # ---- jobs ---------------------------------------------------------------------------------
     async def clone(self, ref: Optional[str], ref_text: str, text: str, variant: Optional[str] = None,
-                    seed: Any = None, candidates: int = 1, on_event: Optional[OnEvent] = None) -> JobOutcome:
+                    seed: Any = None, candidates: int = 1, on_event: Optional[OnEvent] = None,
+                    language: Optional[str] = None) -> JobOutcome:
         from stepaudio_cli.requests import clone_request
 
         if not ref:
             raise UiError("no reference recording", "upload or record 3-10 s of the voice to clone")
         request = _build(lambda: clone_request(ref, text, ref_text.strip() or None, JobOptions(
             output=self.output_path("clone"), variant=_variant(variant), seed=_seed(seed),
-            candidates=int(candidates or 1))))
+            candidates=int(candidates or 1)), _language(language)))
         return await self._run(request, on_event)
 
     async def edit(self, source: Optional[str], transcript: str, edit_type: str, option: str,
                    iterations: int = 1, variant: Optional[str] = None, seed: Any = None,
-                   on_event: Optional[OnEvent] = None) -> JobOutcome:
+                   on_event: Optional[OnEvent] = None, language: Optional[str] = None) -> JobOutcome:
         from stepaudio_cli.requests import edit_request
 
         if not source:
@@ -108,7 +114,7 @@ class Actions:
         request = _build(lambda: edit_request(source, edit_type, option or "", transcript.strip() or None,
                                               int(iterations or 1), JobOptions(
                                                   output=self.output_path("edit"), variant=_variant(variant),
-                                                  seed=_seed(seed))))
+                                                  seed=_seed(seed)), _language(language)))
         return await self._run(request, on_event)
 
     async def transcribe(self, audio: Optional[str]) -> str:

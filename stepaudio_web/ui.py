@@ -13,13 +13,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import gradio as gr
 
-from stepaudio_protos import edits
+from stepaudio_protos import edits, languages
 from stepaudio_protos.facts import VARIANTS
 from stepaudio_web import views
 from stepaudio_web.actions import Actions, JobOutcome, UiError, progress_text
 
 VARIANT_CHOICES = ["default", *VARIANTS]
 EDIT_TYPES = list(edits.EDIT_TYPES)
+LANGUAGE_CHOICES = ["auto", *languages.LANGUAGES]  # auto = no tag: Mandarin or English
 ABOUT = ("Clone a voice from a short recording, then edit emotion, style, speed or sounds. "
          "Every job runs on the local stepaudio daemon, the same model the `stepaudio` command uses.")
 
@@ -85,6 +86,8 @@ def _clone_tab(actions: Actions, last_result: gr.State) -> None:
             transcribe = gr.Button("Transcribe reference", size="sm")
             text = gr.Textbox(label="Text to say", lines=5, elem_id="clone-text",
                               placeholder="Text to say in that voice")
+            language = gr.Dropdown(LANGUAGE_CHOICES, value="auto", label="Language of the text",
+                                   info="Japanese and Korean references need their transcript typed in")
             with gr.Row():
                 variant = gr.Dropdown(VARIANT_CHOICES, value="default", label="Variant")
                 seed = gr.Textbox(label="Seed", placeholder="random", max_lines=1)
@@ -103,17 +106,18 @@ def _clone_tab(actions: Actions, last_result: gr.State) -> None:
                 save = gr.Button("Save voice", elem_id="clone-save-voice")
             saved = gr.Markdown("", elem_id="clone-saved")
 
-    async def do_clone(ref_path, ref_words, words, variant_name, seed_value, n):
+    async def do_clone(ref_path, ref_words, words, variant_name, seed_value, n, lang):
         yield gr.skip(), "starting…", gr.skip(), gr.skip()
         async for line, outcome in run_with_progress(
                 lambda on_event: actions.clone(ref_path, ref_words or "", words or "", variant_name, seed_value,
-                                               int(n), on_event)):
+                                               int(n), on_event, lang)):
             if outcome is None:
                 yield gr.skip(), line, gr.skip(), gr.skip()
             else:
                 yield outcome.audio, line, views.outcome_markdown(outcome), outcome.audio
 
-    event = run.click(do_clone, [ref, ref_text, text, variant, seed, candidates], [out, status, info, last_result])
+    event = run.click(do_clone, [ref, ref_text, text, variant, seed, candidates, language],
+                      [out, status, info, last_result])
     cancel.click(lambda: "cancelled", None, status, cancels=[event])
     transcribe.click(_transcriber(actions), ref, [ref_text, status])
     voice.change(_voice_picker(actions), voice, [ref, ref_text, status])
@@ -165,6 +169,7 @@ def _edit_tab(actions: Actions, last_result: gr.State) -> None:
             transcript = gr.Textbox(label="Transcript of the recording", elem_id="edit-transcript",
                                     placeholder="empty: transcribed automatically")
             transcribe = gr.Button("Transcribe recording", size="sm")
+            language = gr.Dropdown(LANGUAGE_CHOICES, value="auto", label="Language spoken")
             edit_type = gr.Radio(EDIT_TYPES, value="emotion", label="Edit", elem_id="edit-type")
             about = gr.Markdown(edits.DESCRIPTIONS["emotion"])
             option = gr.Dropdown(edits.EDIT_TYPES["emotion"], value=edits.EDIT_TYPES["emotion"][0], label="Option",
@@ -201,12 +206,12 @@ def _edit_tab(actions: Actions, last_result: gr.State) -> None:
     take_last.click(lambda path: path or gr.skip(), last_result, source)
     transcribe.click(_transcriber(actions), source, [transcript, status])
 
-    async def do_edit(src, words, kind, opt, tagged_text, n, variant_name, seed_value, past_passes):
+    async def do_edit(src, words, kind, opt, tagged_text, n, variant_name, seed_value, past_passes, lang):
         chosen = tagged_text if kind == "paralinguistic" else (opt or "")
         yield gr.skip(), "starting…", gr.skip(), gr.skip(), gr.skip()
         async for line, outcome in run_with_progress(
                 lambda on_event: actions.edit(src, words or "", kind, chosen, int(n), variant_name, seed_value,
-                                              on_event)):
+                                              on_event, lang)):
             if outcome is None:
                 yield gr.skip(), line, gr.skip(), gr.skip(), gr.skip()
                 continue
@@ -216,7 +221,8 @@ def _edit_tab(actions: Actions, last_result: gr.State) -> None:
             yield (outcome.audio, line, views.outcome_markdown(outcome), past_passes,
                    gr.Dropdown(choices=labels, value=label))
 
-    event = run.click(do_edit, [source, transcript, edit_type, option, tagged, iterations, variant, seed, history],
+    event = run.click(do_edit, [source, transcript, edit_type, option, tagged, iterations, variant, seed, history,
+                                language],
                       [out, status, info, history, passes])
     cancel.click(lambda: "cancelled", None, status, cancels=[event])
 

@@ -86,7 +86,8 @@ def test_bad_inputs_read_as_the_cli_says_them(actions, real):
                 await expect(actions.clone(str(real.work / "missing.wav"), "", "hi")),
                 await expect(actions.clone(str(ref), "", "   ")),
                 await expect(actions.edit(str(ref), "hi", "emotion", "ecstatic")),
-                await expect(actions.save_voice("bad name!", str(ref), "a reference"))]
+                await expect(actions.save_voice("bad name!", str(ref), "a reference")),
+                await expect(actions.clone(str(ref), "a reference", "hi", language="klingon"))]
 
     errors = run(actions, walk)
     assert "no reference recording" in errors[0].message and "record" in errors[0].hint
@@ -95,5 +96,6 @@ def test_bad_inputs_read_as_the_cli_says_them(actions, real):
     assert "empty" in errors[3].text() or "text" in errors[3].text()
     assert "ecstatic" in errors[4].message and errors[4].hint  # the CLI's message, with the option list
     assert "invalid voice name" in errors[5].message
+    assert "unknown language 'klingon'" in errors[6].text()
     with pytest.raises(UiError, match="no voice named"):
         actions.voice_audio("nobody")
