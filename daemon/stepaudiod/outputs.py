@@ -57,7 +57,9 @@ def temp_path_for(target: Path, job_id: str) -> Path:
 def commit(temp: Path, target: Path, force: bool) -> None:
     """Move the finished temp file into place (no-clobber unless force) and fsync the directory."""
     try:
-        if force:
+        # A symlink as the output is replaced by the file, never written through: --force replaces the link
+        # (the file it points at is untouched), and a dangling link holds nothing, so it is a new output.
+        if force or (target.is_symlink() and not target.exists()):
             os.replace(temp, target)
         else:
             _link_no_clobber(temp, target)

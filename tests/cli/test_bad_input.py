@@ -183,3 +183,24 @@ print(ok[-1].WhichOneof("event"), __import__("json").loads(ok[-1].done.options_j
                                       "no sound tag"]):
         assert line.startswith("BAD_INPUT |") and fragment in line, line
     assert lines[-1] == "done sad"  # options are case-insensitive for every client
+
+
+def test_a_symlink_as_output_is_replaced_never_written_through(sa):
+    """A dangling link is a plain new output; --force replaces a live link and leaves its target alone."""
+    import os
+
+    dangling = sa.work / "dangling.wav"
+    os.symlink(sa.work / "nowhere" / "x.wav", dangling)
+    result = sa.run(*sa.clone_args("dangling.wav"))
+    assert result.returncode == 0, result.stderr
+    assert not dangling.is_symlink() and dangling.stat().st_size > 44 and not (sa.work / "nowhere").exists()
+    kept = sa.work / "kept.wav"
+    kept.write_bytes(b"keep me")
+    link = sa.work / "link.wav"
+    os.symlink(kept, link)
+    refused = sa.run(*sa.clone_args("link.wav"))
+    assert refused.returncode == 1 and "already exists" in refused.stderr
+    forced = sa.run(*sa.clone_args("link.wav", "hello world", "--force"))
+    assert forced.returncode == 0, forced.stderr
+    assert not link.is_symlink() and kept.read_bytes() == b"keep me"
+    assert not sa.stray_files()
