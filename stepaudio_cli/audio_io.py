@@ -25,7 +25,8 @@ MAX_TEXT_CHARS = 1024 * 1024
 @contextmanager
 def scratch(paths: Paths) -> Iterator[Path]:
     ensure_private_dir(paths.runtime_dir)
-    folder = Path(tempfile.mkdtemp(prefix="io-", dir=paths.runtime_dir))
+    # the pid in the name lets the daemon sweep the folder of a CLI that was killed (outputs.sweep_scratch)
+    folder = Path(tempfile.mkdtemp(prefix=f"io-{os.getpid()}-", dir=paths.runtime_dir))
     try:
         yield folder
     finally:

@@ -150,3 +150,35 @@ class Pending:
             log.info("deleted %d temp file(s) left by an earlier daemon: %s", len(deleted),
                      ", ".join(map(str, deleted)))
         return deleted
+
+
+def sweep_scratch(runtime_dir: Path) -> list[str]:
+    """Remove the `io-<pid>-*` folders (private copies of a CLI's stdin/stdout audio) whose CLI is gone:
+    a CLI killed with SIGKILL cannot clean up after itself. Returns the names removed."""
+    import shutil
+
+    removed = []
+    try:
+        entries = list(runtime_dir.glob("io-*-*"))
+    except OSError:
+        return removed
+    for folder in entries:
+        try:
+            pid = int(folder.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if folder.is_dir() and not _process_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

@@ -100,6 +100,7 @@ class Scheduler:
         self.cache = CacheStats(loaded.paths.prompt_cache_dir, self.settings.cache_max_mb * 1024 * 1024)
         self.pending = outputs.Pending(loaded.paths.pending_dir)
         self.pending.sweep()  # temp outputs of a daemon that was killed mid-job
+        self.sweep_scratch()
 
     # ---- public API used by the server ------------------------------------------------------
     def cap_keep_alive(self, requested: Optional[float]) -> Optional[float]:
@@ -322,6 +323,12 @@ class Scheduler:
             self._arm(slot)
             self._mark_activity()
             self._dispatch()
+            self.sweep_scratch()  # a CLI killed during its job leaves its stdin copy: remove it now
+
+    def sweep_scratch(self) -> None:
+        removed = outputs.sweep_scratch(self.loaded.paths.runtime_dir)
+        if removed:
+            log.info("removed stdin/stdout copies of CLIs that are gone: %s", ", ".join(removed))
 
     def _job_stall(self) -> dict:
         """The stall watchdog of a running job: no message from its worker for job_stall_timeout seconds

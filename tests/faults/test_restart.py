@@ -47,3 +47,24 @@ def test_a_crash_hint_shows_only_the_failing_jobs_worker_output(sa):
     crashed = sa.run(*sa.clone_args("boom.wav", "[[crash]]"))
     assert crashed.returncode == 1 and "fake engine: about to crash" in crashed.stderr, crashed.stderr
     assert "chatty library" not in crashed.stderr, crashed.stderr
+
+
+def test_stdin_copies_of_a_killed_cli_are_swept_by_the_daemon(sa):
+    import subprocess
+
+    from sa_helpers import write_wav
+
+    sa.set(FAKE_STEP_S=0.2)
+    ref = write_wav(sa.work / "in.wav")
+    cli = subprocess.Popen(sa.cmd("clone", "-", "killed mid-job", "--ref-text", "a", "-o", str(sa.work / "k.wav")),
+                           env=sa.env, cwd=sa.work, stdin=open(ref, "rb"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    run = sa.home / "run"
+    wait_for(lambda: sa.status()["variants"][0]["running_job"] if sa.daemon_pids() else False, timeout=60,
+             what="the job to run")
+    [scratch] = list(run.glob(f"io-{cli.pid}-*"))
+    assert (scratch / "stdin.wav").exists()
+    cli.kill()  # SIGKILL: the CLI cannot remove its own copy
+    cli.wait(timeout=10)
+    wait_for(lambda: not scratch.exists(), timeout=30, what="the daemon to sweep the stale copy")
+    assert sa.status()["pid"]
