@@ -110,3 +110,19 @@ def test_format_choices_that_do_not_fit_are_usage_errors(real):
     result = _clone(real, "f.wav", "hello there", "--sample-format", "float")
     assert result.returncode == 0, result.stderr
     assert sf.info(str(real.work / "f.wav")).subtype == "FLOAT"
+
+
+def test_a_long_recording_is_edited_in_segments_with_every_pass(real):
+    t = np.arange(15 * 16000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 180 * t) * (1.2 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    sf.write(str(real.work / "long.wav"), np.concatenate([speech, np.zeros(25 * 16000, np.float32)]), 16000)
+    result = real.run("edit", str(real.work / "long.wav"), "--emotion", "happy", "--text", "one two three four",
+                      "-n", "2", "--seed", "9", "-o", str(real.work / "long-happy.mp3"), "--json", timeout=900)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    first, second = data["report"]["segments"]
+    assert first["start_s"] == 0 and 15 <= first["end_s"] <= 28 and second["end_s"] == 40
+    assert first["text"] == "one two three four" and first["seed"] == 10   # pass 2 of segment 1: seed + 1
+    assert second["skipped"] == "silent" and abs(second["seconds"] - (40 - second["start_s"])) < 0.01
+    assert data["options"]["iterations"] == 2 and data["options"]["prompt_cache"].count(",") == 2
+    assert sf.info(str(real.work / "long-happy.mp3")).format == "MP3"
