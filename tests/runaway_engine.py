@@ -3,6 +3,7 @@
 Selected with STEPAUDIO_ENGINE=runaway_engine:RunawayEngine (tests put tests/ on PYTHONPATH). After the real
 load it adds a forward hook to the step1 output head that sets the <|EOT|> logit to -inf, so a generation
 only stops at its token cap, as wrappers report of the released model on some inputs.
+It needs the torch decode path (dtype fp32): the CPU fast path's onnxruntime head takes no hook.
 RUNAWAY_CONTROL names a file holding N, read at the start of each job: the first N generations of the job
 run away (-1 = all of them).
 """

@@ -13,7 +13,9 @@ from sa_helpers import StepAudio, cleanup, short_tmp
 @pytest.fixture
 def runaway(tiny_models):
     root = short_tmp()
-    inst = StepAudio(root, engine="runaway_engine:RunawayEngine", models_dir=tiny_models, device="cpu", threads=1)
+    # dtype fp32: the torch decode path, whose output head takes the hook (auto runs onnxruntime on the CPU)
+    inst = StepAudio(root, engine="runaway_engine:RunawayEngine", models_dir=tiny_models, device="cpu", threads=1,
+                     dtype="fp32")
     inst.control = root / "runaway"  # type: ignore[attr-defined]
     inst.env["RUNAWAY_CONTROL"] = str(inst.control)  # type: ignore[attr-defined]
     try:
