@@ -33,7 +33,7 @@ generated: $(VENV)/.installed
 
 # Lint, types and import boundaries (pyproject.toml configures each); .ci/run runs this before the tests.
 check: $(VENV)/.installed
-	$(VENV)/bin/ruff check daemon stepaudio_cli protos stepaudio_serve stepaudio_web tools tests benchmarks
+	$(VENV)/bin/ruff check daemon stepaudio_cli protos stepaudio_serve stepaudio_web stepaudio_ray tools tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

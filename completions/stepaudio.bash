@@ -17,7 +17,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
         'clone') echo '-o --output --ref-text --voice --language --text-file --variant --keep-alive --seed --check --candidates --force -f --format --sample-format --json -h --help' ;;
         'edit') echo '-o --output --emotion --style --speed --paralinguistic --denoise --vad --text --text-file --language --iterations -n --variant --keep-alive --seed --check --candidates --force -f --format --sample-format --json -h --help' ;;
         'transcribe') echo '--variant --json -h --help' ;;
-        'batch') echo '--jobs -j --force -f --variant -h --help' ;;
+        'batch') echo '--jobs -j --force -f --variant --ray --ray-actors --ray-gpus-per-actor -h --help' ;;
         'status') echo '--json -h --help' ;;
         'load') echo '--keep-alive --json -h --help' ;;
         'unload') echo '--all --to-cpu --force --json -h --help' ;;
@@ -50,7 +50,7 @@ _stepaudio_options() {  # $1: command path -> every option spelling
 
 _stepaudio_takes_value() {  # $1: "path|option" -> success if that option takes a value
     case "$1" in
-        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--language'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'clone|--format'|'clone|--sample-format'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--language'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'edit|--format'|'edit|--sample-format'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'load|--keep-alive'|'serve|--host'|'serve|--port'|'serve|--log-level'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
+        '|--models-dir'|'clone|-o'|'clone|--output'|'clone|--ref-text'|'clone|--voice'|'clone|--language'|'clone|--text-file'|'clone|--variant'|'clone|--keep-alive'|'clone|--seed'|'clone|--candidates'|'clone|--format'|'clone|--sample-format'|'edit|-o'|'edit|--output'|'edit|--emotion'|'edit|--style'|'edit|--speed'|'edit|--paralinguistic'|'edit|--text'|'edit|--text-file'|'edit|--language'|'edit|--iterations'|'edit|-n'|'edit|--variant'|'edit|--keep-alive'|'edit|--seed'|'edit|--candidates'|'edit|--format'|'edit|--sample-format'|'transcribe|--variant'|'batch|--jobs'|'batch|-j'|'batch|--variant'|'batch|--ray'|'batch|--ray-actors'|'batch|--ray-gpus-per-actor'|'load|--keep-alive'|'serve|--host'|'serve|--port'|'serve|--log-level'|'daemon logs|--lines'|'daemon logs|-n'|'voices add|--text'|'models|--models-dir'|'models list|--models-dir'|'models verify|--models-dir'|'models pull|--models-dir'|'models pull|--revision') return 0 ;;
     esac
     return 1
 }

@@ -2,7 +2,7 @@
 # Static: no Python runs when you press TAB.
 
 set -g __stepaudio_subcommands '|clone' '|edit' '|transcribe' '|batch' '|status' '|load' '|unload' '|selftest' '|list-edits' '|doctor' '|serve' '|daemon' '|voices' '|models' '|config' 'daemon|start' 'daemon|stop' 'daemon|restart' 'daemon|status' 'daemon|logs' 'daemon|install-service' 'voices|add' 'voices|list' 'voices|remove' 'models|list' 'models|verify' 'models|pull' 'config|show' 'config|set' 'config|unset' 'config|path'
-set -g __stepaudio_valued '|--models-dir' 'clone|-o' 'clone|--output' 'clone|--ref-text' 'clone|--voice' 'clone|--language' 'clone|--text-file' 'clone|--variant' 'clone|--keep-alive' 'clone|--seed' 'clone|--candidates' 'clone|--format' 'clone|--sample-format' 'edit|-o' 'edit|--output' 'edit|--emotion' 'edit|--style' 'edit|--speed' 'edit|--paralinguistic' 'edit|--text' 'edit|--text-file' 'edit|--language' 'edit|--iterations' 'edit|-n' 'edit|--variant' 'edit|--keep-alive' 'edit|--seed' 'edit|--candidates' 'edit|--format' 'edit|--sample-format' 'transcribe|--variant' 'batch|--jobs' 'batch|-j' 'batch|--variant' 'load|--keep-alive' 'serve|--host' 'serve|--port' 'serve|--log-level' 'daemon logs|--lines' 'daemon logs|-n' 'voices add|--text' 'models|--models-dir' 'models list|--models-dir' 'models verify|--models-dir' 'models pull|--models-dir' 'models pull|--revision'
+set -g __stepaudio_valued '|--models-dir' 'clone|-o' 'clone|--output' 'clone|--ref-text' 'clone|--voice' 'clone|--language' 'clone|--text-file' 'clone|--variant' 'clone|--keep-alive' 'clone|--seed' 'clone|--candidates' 'clone|--format' 'clone|--sample-format' 'edit|-o' 'edit|--output' 'edit|--emotion' 'edit|--style' 'edit|--speed' 'edit|--paralinguistic' 'edit|--text' 'edit|--text-file' 'edit|--language' 'edit|--iterations' 'edit|-n' 'edit|--variant' 'edit|--keep-alive' 'edit|--seed' 'edit|--candidates' 'edit|--format' 'edit|--sample-format' 'transcribe|--variant' 'batch|--jobs' 'batch|-j' 'batch|--variant' 'batch|--ray' 'batch|--ray-actors' 'batch|--ray-gpus-per-actor' 'load|--keep-alive' 'serve|--host' 'serve|--port' 'serve|--log-level' 'daemon logs|--lines' 'daemon logs|-n' 'voices add|--text' 'models|--models-dir' 'models list|--models-dir' 'models verify|--models-dir' 'models pull|--models-dir' 'models pull|--revision'
 
 function __stepaudio_path --description 'the stepaudio command path typed so far, e.g. "daemon logs"'
     set -l path ''
@@ -111,6 +111,9 @@ complete -c stepaudio -n '__stepaudio_at \'transcribe\'' -F
 complete -c stepaudio -n '__stepaudio_at \'batch\'' -l jobs -s j -x -d 'jobs kept submitted at once'
 complete -c stepaudio -n '__stepaudio_at \'batch\'' -l force -s f -d 'redo jobs whose output exists (default: skip them)'
 complete -c stepaudio -n '__stepaudio_at \'batch\'' -l variant -x -a '\'base\' \'bnb\' \'awq\'' -d 'variant for lines that name none'
+complete -c stepaudio -n '__stepaudio_at \'batch\'' -l ray -x -d 'run on a Ray cluster instead of the daemon: \'local\' (start one on this machine), \'auto\' (join the running one) or its address (extra `ray`; docs/ray.md)'
+complete -c stepaudio -n '__stepaudio_at \'batch\'' -l ray-actors -x -d 'engine actors (default: one per GPU, or per CPU without GPUs)'
+complete -c stepaudio -n '__stepaudio_at \'batch\'' -l ray-gpus-per-actor -x -d 'GPUs per actor (default: 1 if the cluster has GPUs)'
 complete -c stepaudio -n '__stepaudio_at \'batch\'' -s h -l help -d 'Show this message and exit.'
 complete -c stepaudio -n '__stepaudio_at \'batch\'' -F
 

@@ -35,12 +35,32 @@ def batch(
     jobs: int = typer.Option(4, "--jobs", "-j", min=1, max=64, help="jobs kept submitted at once"),
     force: bool = flag("--force", "-f", help="redo jobs whose output exists (default: skip them)"),
     variant: Optional[str] = typer.Option(None, "--variant", help="variant for lines that name none"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="run on a Ray cluster instead of the daemon: 'local' (start one on "
+                                           "this machine), 'auto' (join the running one) or its address "
+                                           "(extra `ray`; docs/ray.md)"),
+    ray_actors: Optional[int] = typer.Option(None, "--ray-actors", min=1,
+                                             help="engine actors (default: one per GPU, or per CPU without GPUs)"),
+    ray_gpus_per_actor: Optional[float] = typer.Option(None, "--ray-gpus-per-actor", min=0,
+                                                       help="GPUs per actor (default: 1 if the cluster has GPUs)"),
 ) -> None:
     """Run clone/edit jobs from JSON lines; print one JSON result per line, in input order."""
     from stepaudio_cli.requests import check_variant
 
     variant = check_variant(variant, "--variant") or None
     started = time.monotonic()
+    if ray is None and (ray_actors is not None or ray_gpus_per_actor is not None):
+        raise CliError("--ray-actors and --ray-gpus-per-actor go with --ray", "add --ray local|auto|ADDRESS",
+                       Exit.USAGE)
+    if ray is not None:  # the whole file is checked first, then runs on the cluster (docs/ray.md)
+        from stepaudio_cli.batch_ray import run_on_ray
+
+        prepared = [_prepare(ctx, n, line, force, variant) for n, line in _lines(jobs_file)]
+        results = run_on_ray(ctx, prepared, ray, ray_actors, ray_gpus_per_actor, variant)
+        _summary(results, time.monotonic() - started)
+        if any(r["status"] == "error" for r in results.values()):
+            raise typer.Exit(Exit.FAILED)
+        return
     run = _Run(ctx, jobs, force, variant)
     try:
         # Lines are read as they arrive (`batch -` from a pipe): each starts as soon as it is read.

@@ -35,3 +35,14 @@ def test_import_linter_contracts_hold():
         pytest.skip("import-linter is not installed")
     result = subprocess.run([exe, str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_loads_neither_ray_nor_the_ray_runner_until_batch_ray_runs():
+    mods = _modules_after("import stepaudio_cli.app, stepaudio_cli.batch, stepaudio_cli.batch_ray")
+    assert "ray" not in mods and not any(m.startswith("stepaudio_ray") for m in mods)
+
+
+def test_ray_runner_driver_side_leaves_torch_and_the_engine_out():
+    mods = _modules_after("import stepaudio_ray.runner, stepaudio_ray.actor, stepaudio_ray.tasks")
+    assert "torch" not in mods and "ray" not in mods  # ray itself is imported when a run connects
+    assert not any(m.startswith("stepaudio_engine") for m in mods)

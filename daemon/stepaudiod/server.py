@@ -17,16 +17,17 @@ import grpc
 import psutil
 
 from stepaudio_protos.errors import Reason
-from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__, edits, formats, validate
+from stepaudio_protos import PROTOCOL_VERSION, TOKEN_METADATA_KEY, __version__, validate
 from stepaudio_protos.v1 import stepaudio_pb2 as pb
 from stepaudio_protos.v1 import stepaudio_pb2_grpc as pb_grpc
 from stepaudiod import outputs
+from stepaudiod.job_payload import job_payload, require_input
 from stepaudiod.errors import DaemonError
 from stepaudiod.rpc_errors import failed_event
 from stepaudiod.jobs import Audio, Done, Failed, Job, JobEvent, Progress, Queued
 from stepaudiod.scheduler import Scheduler
 from stepaudiod.snapshot import VariantSnapshot
-from stepaudio_protos.facts import VARIANTS, checks_needed
+from stepaudio_protos.facts import VARIANTS
 from stepaudio_protos.settings import LoadedSettings, setting_fields
 
 log = logging.getLogger(__name__)
@@ -151,35 +152,16 @@ class StepAudioService(pb_grpc.StepAudioServicer):
         if kind is None:
             raise DaemonError(Reason.BAD_INPUT, "the request names no job (clone, edit or transcribe)")
         if kind == "transcribe":
-            _require_input(request.transcribe.audio)
+            require_input(request.transcribe.audio)
             return Job(kind=kind, variant=self._variant(request.variant), payload={"audio": request.transcribe.audio},
                        keep_alive=self.scheduler.cap_keep_alive(
                            request.keep_alive_s if request.HasField("keep_alive_s") else None))
         target = outputs.check_output(request.output, request.force)
-        if kind == "clone":
-            c = request.clone
-            payload: dict[str, Any] = {"ref_audio": c.ref_audio, "ref_text": c.ref_text, "text": c.text,
-                                       "language": c.language}
-            _require_input(c.ref_audio)
-            self._check_text_length(c.text)
-            _check_text_controls(c.text, c.language)
-        else:
-            payload = _edit_payload(request.edit)
-            payload["max_seconds"] = self.loaded.settings.max_edit_seconds
-            _require_input(request.edit.input_audio)
-        payload.update(_output_format(request, target))
-        payload["seed"] = request.seed if request.HasField("seed") else None
-        payload["candidates"] = _checked(validate.candidates, request.candidates or 1)  # 0 = not set (proto3)
-        payload["check"] = checks_needed(request.check, payload["candidates"])
+        payload = job_payload(request, target, self.loaded.settings.max_text_chars,
+                              self.loaded.settings.max_edit_seconds)
         keep = self.scheduler.cap_keep_alive(request.keep_alive_s if request.HasField("keep_alive_s") else None)
         return Job(kind=kind, variant=self._variant(request.variant), payload=payload, target=target,
                    force=request.force, keep_alive=keep)
-
-    def _check_text_length(self, text: str) -> None:
-        limit = self.loaded.settings.max_text_chars
-        if len(text) > limit:
-            raise DaemonError(Reason.BAD_INPUT, f"the text to speak has {len(text)} characters; the limit is {limit}",
-                              "split it into several jobs, or raise the limit: stepaudio config set max_text_chars N")
 
     async def Cancel(self, request, context):
         job = self.scheduler.find(request.job_id)
@@ -201,59 +183,6 @@ class StepAudioService(pb_grpc.StepAudioServicer):
     async def Shutdown(self, request, context):
         asyncio.get_running_loop().call_soon(self.request_shutdown)
         return pb.ShutdownReply(accepted=True)
-
-
-def _checked(check: Callable, value, *args):
-    """A value through stepaudio_protos.validate (the CLI ran the same check; other clients may not)."""
-    try:
-        return check(value, *args)
-    except validate.Invalid as exc:
-        raise DaemonError(Reason.BAD_INPUT, exc.message, exc.hint) from None
-
-
-def _edit_payload(e: pb.EditJob) -> dict:
-    if e.edit_type not in edits.EDIT_TYPES:
-        raise DaemonError(Reason.BAD_INPUT, f"unknown edit type '{e.edit_type}'",
-                          f"edit types: {', '.join(edits.EDIT_TYPES)}")
-    option, target = e.edit_info, e.text
-    if e.edit_type in ("emotion", "style", "speed"):
-        option = _checked(validate.edit_option, e.edit_type, e.edit_info)
-    elif e.edit_type == "paralinguistic":
-        target = _checked(validate.paralinguistic, e.text)
-    _check_text_controls(target, e.language)
-    return {"input_audio": e.input_audio, "audio_text": e.audio_text, "edit_type": e.edit_type,
-            "edit_info": option, "text": target, "iterations": _checked(validate.iterations, e.iterations or 1),
-            "language": e.language}
-
-
-def _require_input(path: str) -> None:
-    if not path or not os.path.isabs(path):
-        raise DaemonError(Reason.BAD_INPUT, f"input path must be absolute: {path!r}", "the CLI sends absolute paths")
-    if not os.path.exists(path):
-        raise DaemonError(Reason.BAD_INPUT, f"{path} does not exist")
-
-
-def _check_text_controls(text: str, language: str) -> None:
-    """--language and pinyin in the text, checked as the CLI checks them (other clients may send anything)."""
-    from stepaudio_protos import languages, pinyin
-
-    problem = languages.check_language(language) or pinyin.check_pinyin(text)
-    if problem:
-        raise DaemonError(Reason.BAD_INPUT, problem, "see `stepaudio clone --help` (--language, pinyin)")
-
-
-def _output_format(request: pb.JobRequest, target: Path) -> dict:
-    """The daemon's own check of the format a client asked for: never a file whose name says another format.
-    No format given: the one the output's name says, else WAV."""
-    named = formats.from_extension(str(target))
-    try:
-        if named is not None and request.format and formats.check(request.format, "")[0] != named:
-            raise formats.FormatProblem(f"the output {target.name} is named as {named}, but the format asked for "
-                                        f"is {request.format}", "name the file for its format")
-        fmt, sample = formats.check(request.format or named or "", request.sample_format)
-    except formats.FormatProblem as exc:
-        raise DaemonError(Reason.BAD_INPUT, exc.message, exc.hint) from None
-    return {"format": fmt, "sample_format": sample, "stream": bool(request.stream_audio)}
 
 
 def _variant_status(v: VariantSnapshot) -> pb.VariantStatus:

@@ -97,15 +97,8 @@ class WorkerLoop:
         try:
             result = self.dispatch(msg, cancel)
             self.send({"ev": "ok", "id": op_id, "result": result})
-        except Exception as exc:  # an engine error, out of memory, or a bug: report it, keep serving
-            error = self.api.error_from_exception(exc)
-            message = {"ev": "error", "id": op_id, "reason": error.reason.value, "message": error.message,
-                       "hint": error.hint}
-            if error is not exc:  # not classified by the engine: the traceback goes to the daemon log
-                trace = traceback.format_exc()
-                print(trace, file=sys.stderr, flush=True)
-                message["trace"] = trace[-4000:]
-            self.send(message)
+        except Exception as exc:  # an engine error, or a bug in the engine: report it, keep serving
+            self.send({"ev": "error", "id": op_id, **engine_failure(exc)})
         finally:
             self.cancels.pop(op_id, None)
 
@@ -115,20 +108,15 @@ class WorkerLoop:
         if op == "load":
             info = self.engine.load(api.LoadOptions(**msg["options"]), progress)
             return dict(info or {})
-        if op == "clone":
-            result = self.engine.clone(api.CloneRequest(**msg["request"]), progress, cancel)
-        elif op == "edit":
-            result = self.engine.edit(api.EditRequest(**msg["request"]), progress, cancel)
-        elif op == "transcribe":
+        if op in ("clone", "edit"):
+            return run_engine_job(self.engine, op, msg["request"], progress, cancel)
+        if op == "transcribe":
             return asdict(self.engine.transcribe(api.TranscribeRequest(**msg["request"]), progress, cancel))
         elif op == "offload":
             return dict(self.engine.offload() or {})
         elif op == "resume":
             return dict(self.engine.resume(progress) or {})
-        else:
-            raise ValueError(f"unknown op {op!r}")
-        _fsync(result.output)
-        return asdict(result)
+        raise ValueError(f"unknown op {op!r}")
 
     def serve(self) -> None:
         reader = self.sock.makefile("rb")
@@ -145,6 +133,35 @@ class WorkerLoop:
             self.executor.submit(self.run_op, msg)
         # EOF (the daemon died or closed us) or exit: leave at once, whatever the engine is doing.
         os._exit(0)
+
+
+def run_engine_job(engine: Any, op: str, request: dict[str, Any], progress: Any, cancel: Any) -> dict[str, Any]:
+    """One clone or edit on a loaded engine, its output synced to disk; the result as a dict. The worker
+    and the Ray batch actors (stepaudio_ray.actor) both call this, so a seeded job gives the same audio."""
+    from stepaudio_engine import api
+
+    if op == "clone":
+        result = engine.clone(api.CloneRequest(**request), progress, cancel)
+    elif op == "edit":
+        result = engine.edit(api.EditRequest(**request), progress, cancel)
+    else:
+        raise ValueError(f"not a clone or edit: {op!r}")
+    _fsync(result.output)
+    return asdict(result)
+
+
+def engine_failure(exc: BaseException) -> dict[str, str]:
+    """reason, message and hint of an exception an engine call raised; a bug's traceback goes to stderr
+    (the daemon log, or the Ray actor's log) and, shortened, into the message as `trace`."""
+    from stepaudio_engine import api
+
+    error = api.error_from_exception(exc)
+    failure = {"reason": error.reason.value, "message": error.message, "hint": error.hint}
+    if error is not exc:  # not classified by the engine
+        trace = traceback.format_exc()
+        print(trace, file=sys.stderr, flush=True)
+        failure["trace"] = trace[-4000:]
+    return failure
 
 
 def _fsync(path: str) -> None:
