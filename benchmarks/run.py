@@ -36,6 +36,7 @@ BENCHMARKS = [
      ["--skip-slow", "--tokens", "4", "--context", "128"]),
     ("http_api", "HTTP API (stepaudio serve) vs stepaudio batch, endpoint latency, server memory",
      ["--jobs", "100"], ["--jobs", "20", "--probes", "50"]),
+    ("ray_batch", "Batch on Ray (--ray local) vs the local batch", ["--jobs", "24"], ["--jobs", "8"]),
 ]
 
 
