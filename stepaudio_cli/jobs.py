@@ -215,6 +215,8 @@ def run_job(cli: CliContext, request, label: str, json_out: bool, final_output: 
     if final_output == "-":
         if streamer is None or not streamer.pieces:
             audio_io.copy_to_stdout(result["output"])
+        else:
+            streamer.finish()
         result["output"] = "-"
         if json_out:  # stdout carries the audio: the JSON result goes to stderr
             print_json(result, file=sys.stderr)
