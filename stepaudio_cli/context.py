@@ -37,7 +37,8 @@ class CliContext:
             # applies with a plain `daemon restart`; a flag has to be given to that restart too
             from_flag = any(a == "--models-dir" or a.startswith("--models-dir=") for a in sys.argv[1:])
             if from_flag:
-                given, fix = f"--models-dir {self.models_dir}", f"stepaudio --models-dir {self.models_dir} daemon restart"
+                given = f"--models-dir {self.models_dir}"
+                fix = f"stepaudio --models-dir {self.models_dir} daemon restart"
             else:
                 given, fix = f"STEPAUDIO_MODELS_DIR={self.models_dir}", "stepaudio daemon restart"
             print(f"note: {given} is ignored: the running daemon uses {running}; `{fix}` applies it",
