@@ -30,6 +30,10 @@ def err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+# stages that say where a job is among its parts ("pass 2 of 3", "chunk 4 of 12", "segment 1 of 3")
+STEP_STAGES = ("iteration", "candidate", "chunk", "segment")
+
+
 class ProgressView:
     """Shows a job's events. On a TTY: one rich status line with a bar; otherwise one plain line per
     stage change (never one per token: logs of batch runs stay readable)."""
@@ -73,9 +77,9 @@ class ProgressView:
             p = self._rich()
             total = 1.0 if fraction >= 0 else None
             completed = fraction if fraction >= 0 else 0
-            if stage in ("iteration", "candidate") and extra:
+            if stage in STEP_STAGES and extra:
                 self.step, extra = extra, ""
-            stage = f"{self.step}, {stage}" if self.step and stage not in ("iteration", "candidate") \
+            stage = f"{self.step}, {stage}" if self.step and stage not in STEP_STAGES \
                 else (self.step or stage)
             if stage != self.stage:
                 # a new stage: rich marks a task finished for good once it reaches 100 %, which froze the
@@ -87,8 +91,8 @@ class ProgressView:
                 p.update(self.task, description=f"{self.label}: {stage}", extra=extra, completed=completed,
                          total=total)
             return
-        # the position in the queue and "pass 2 of 3" are worth a line; token counts are not
-        shown = extra and stage in ("queued", "iteration", "candidate")
+        # the position in the queue, "pass 2 of 3" and "chunk 4 of 12" are worth a line; token counts are not
+        shown = extra and stage in ("queued", *STEP_STAGES)
         line = f"{self.label}: {stage}" + (f" ({extra})" if shown else "")
         if line != self.last_line:
             err(line)

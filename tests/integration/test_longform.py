@@ -126,3 +126,22 @@ def test_a_long_recording_is_edited_in_segments_with_every_pass(real):
     assert second["skipped"] == "silent" and abs(second["seconds"] - (40 - second["start_s"])) < 0.01
     assert data["options"]["iterations"] == 2 and data["options"]["prompt_cache"].count(",") == 2
     assert sf.info(str(real.work / "long-happy.mp3")).format == "MP3"
+
+
+def test_ctrl_c_stops_a_long_job_within_the_chunk_it_is_on(real):
+    import signal
+    import subprocess
+
+    from sa_helpers import wait_for
+
+    text = " ".join(SENTENCES * 4)   # 12 chunks
+    proc = subprocess.Popen(real.cmd(*real.clone_args("cancelled.wav", text)), env=real.env, cwd=real.work,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:          # plain progress lines off a terminal
+        if "(chunk 2 of 12)" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    wait_for(lambda: not real.variant()["running_job"], timeout=30, what="the job stopped")
+    assert real.variant()["worker_pid"]   # stopped by the engine between tokens, not by killing the worker
+    assert not (real.work / "cancelled.wav").exists() and not real.stray_files()
