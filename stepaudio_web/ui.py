@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import gradio as gr
 
 from stepaudio_protos import edits, languages
-from stepaudio_protos.facts import VARIANTS
+from stepaudio_protos.facts import MAX_CANDIDATES, MAX_ITERATIONS, VARIANTS
 from stepaudio_web import views
 from stepaudio_web.actions import Actions, JobOutcome, UiError, progress_text
 
@@ -73,6 +73,19 @@ def build_blocks(actions: Actions) -> gr.Blocks:
     return blocks
 
 
+def _run_buttons(kind: str, label: str) -> tuple[gr.Button, gr.Button]:
+    with gr.Row():
+        return (gr.Button(label, variant="primary", elem_id=f"{kind}-run"),
+                gr.Button("Cancel", elem_id=f"{kind}-cancel"))
+
+
+def _result_panel(kind: str) -> tuple[gr.Markdown, gr.Audio, gr.Markdown]:
+    """The status line (progress, errors), the result to play and download, and what the job reported."""
+    return (gr.Markdown("", elem_id=f"{kind}-status"),
+            gr.Audio(label="Result", type="filepath", interactive=False, buttons=["download"], elem_id=f"{kind}-out"),
+            gr.Markdown("", elem_id=f"{kind}-info"))
+
+
 # ---- Clone ------------------------------------------------------------------------------------------
 def _clone_tab(actions: Actions, last_result: gr.State) -> None:
     with gr.Row():
@@ -91,15 +104,10 @@ def _clone_tab(actions: Actions, last_result: gr.State) -> None:
             with gr.Row():
                 variant = gr.Dropdown(VARIANT_CHOICES, value="default", label="Variant")
                 seed = gr.Textbox(label="Seed", placeholder="random", max_lines=1)
-                candidates = gr.Slider(1, 8, value=1, step=1, label="Candidates (keeps the best)")
-            with gr.Row():
-                run = gr.Button("Clone", variant="primary", elem_id="clone-run")
-                cancel = gr.Button("Cancel", elem_id="clone-cancel")
+                candidates = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="Candidates (keeps the best)")
+            run, cancel = _run_buttons("clone", "Clone")
         with gr.Column():
-            status = gr.Markdown("", elem_id="clone-status")
-            out = gr.Audio(label="Result", type="filepath", interactive=False, buttons=["download"],
-                           elem_id="clone-out")
-            info = gr.Markdown("", elem_id="clone-info")
+            status, out, info = _result_panel("clone")
             with gr.Row():
                 voice_name = gr.Textbox(label="Save the reference as voice", placeholder="name",
                                         elem_id="clone-voice-name")
@@ -180,17 +188,13 @@ def _edit_tab(actions: Actions, last_result: gr.State) -> None:
                 tag = gr.Dropdown(edits.PARALINGUISTIC_TAGS, value=edits.PARALINGUISTIC_TAGS[0], label="Tag")
                 insert = gr.Button("Insert tag", size="sm")
             with gr.Row():
-                iterations = gr.Slider(1, 10, value=1, step=1, label="Iterations (each pass edits the last)")
+                iterations = gr.Slider(1, MAX_ITERATIONS, value=1, step=1,
+                                       label="Iterations (each pass edits the last)")
                 variant = gr.Dropdown(VARIANT_CHOICES, value="default", label="Variant")
                 seed = gr.Textbox(label="Seed", placeholder="random", max_lines=1)
-            with gr.Row():
-                run = gr.Button("Edit", variant="primary", elem_id="edit-run")
-                cancel = gr.Button("Cancel", elem_id="edit-cancel")
+            run, cancel = _run_buttons("edit", "Edit")
         with gr.Column():
-            status = gr.Markdown("", elem_id="edit-status")
-            out = gr.Audio(label="Result", type="filepath", interactive=False, buttons=["download"],
-                           elem_id="edit-out")
-            info = gr.Markdown("", elem_id="edit-info")
+            status, out, info = _result_panel("edit")
             passes = gr.Dropdown([], label="History of passes", elem_id="edit-history")
             past = gr.Audio(label="Selected pass", type="filepath", interactive=False, elem_id="edit-past")
             again = gr.Button("Edit from the selected pass", size="sm", elem_id="edit-again")
