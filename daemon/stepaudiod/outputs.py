@@ -157,7 +157,7 @@ def sweep_scratch(runtime_dir: Path) -> list[str]:
     a CLI killed with SIGKILL cannot clean up after itself. Returns the names removed."""
     import shutil
 
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(runtime_dir.glob("io-*-*"))
     except OSError:
