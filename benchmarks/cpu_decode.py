@@ -20,8 +20,10 @@ Measured, all in this run: read bandwidth (torch.sum over 1 GiB, best of 5, befo
 `--context`-token prefill, the median latency of a one-token decode step (the paths take turns token by token, so
 background load hits all alike) and of the lm_head alone, hence ms per layer = (step - head) / layers and ms per
 token at 32 layers = head + 32 x layer; bytes read per token (weights and their scales, 32 layers + head) and the
-fraction of the bandwidth floor (floor = bytes / bandwidth). The slow "before" paths run in a second round with
-2 tokens, interleaved with the 4-bit path. Peak RSS per variant comes from a child process per variant (load +
+fraction of the bandwidth floor (floor = bytes / bandwidth); the logits error of each fast path against the
+exact path of the same weights (max |difference| / max |logit| at the prompt's last position).
+The slow "before" paths run in a second round with 2 tokens,
+interleaved with the 4-bit path. Peak RSS per variant comes from a child process per variant (load +
 prefill + decode; VmHWM), extrapolated to 32 layers by the per-layer weight bytes except where measured at 32.
 `--full` also writes a 32-layer AWQ checkpoint (random int4 in the released layout, ~2.5 GB on disk) and runs
 a real 32-layer 4-bit decode in a child process (built and loaded layer by layer, never a dense 32-layer model).
@@ -132,6 +134,7 @@ class Path_:
     bits_per_weight: float           # decoder weights incl. scales
     head_bits: float
     cache: object = None
+    logits: object = None            # last prompt position's logits after the prefill
     steps: list[float] = field(default_factory=list)
     heads: list[float] = field(default_factory=list)
     token: int = 70000
@@ -156,7 +159,14 @@ def prefill(p: Path_, context: int) -> None:
     p.cache = p.llm.model.new_cache()
     with torch.inference_mode():
         for start in range(0, context, 512):
-            p.llm.model(ids[:, start:start + 512], p.cache, last_only=True)
+            p.logits = p.llm.model(ids[:, start:start + 512], p.cache, last_only=True)[0, -1].float()
+
+
+def logits_error(p: Path_, ref: Path_) -> str:
+    """max |logit difference| / max |reference logit| and whether the argmax agrees, same weights and prompt."""
+    diff = float((p.logits - ref.logits).abs().max() / ref.logits.abs().max())
+    same = int(p.logits.argmax()) == int(ref.logits.argmax())
+    return f"{diff:.4f} vs {ref.name.split(' (')[0]}, argmax {'same' if same else 'differs'}"
 
 
 def one_step(p: Path_, head_input: torch.Tensor) -> None:
@@ -281,6 +291,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
             load("8-bit ort (base)", base, "base", "auto"),
             load("4-bit ort (awq, repacked)", awq, "awq", "auto"),
             load("4-bit ort (bnb folder, block 64)", bnb, "bnb", "auto")]
+    errors = {fast[1].name: logits_error(fast[1], fast[0]), fast[3].name: logits_error(fast[3], fast[0])}
     run_round(fast, args.tokens, args.warmup, config.hidden_size)
     rows = [summarize(p, args.layers, bw, released(32)) for p in fast]
     four_bit = fast[2]
@@ -291,6 +302,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
     if not args.skip_slow:
         slow = [load("awq torch (before: decompress per forward)", awq, "awq", "fp32", "torch"),
                 load("bnb torch (bitsandbytes NF4, as shipped)", bnb, "bnb", "fp32", "torch")]
+        errors[four_bit.name] = logits_error(four_bit, slow[0])
         four_bit.steps, four_bit.heads = [], []
         run_round([four_bit] + slow, 2, 1, config.hidden_size)
         ref = summarize(four_bit, args.layers, bw, released(32))
@@ -309,6 +321,10 @@ def report(args: argparse.Namespace, work: Path) -> None:
     for r in rows:
         print(f"| {r.name} | {r.layer_ms:.1f} | {r.head_ms:.1f} | {r.token32_ms:.0f} | {baseline / r.token32_ms:.2f} "
               f"| {r.bytes32 / 1e9:.2f} | {r.floor_ms:.0f} | {r.floor_ms / r.token32_ms:.2f} |")
+    print("\nlogits error at the prompt's last position (random weights: says nothing about the real model's "
+          "quality loss; the base and bnb folders hold the same weights):")
+    for name, text in errors.items():
+        print(f"- {name}: {text}")
     for p in fast + slow:
         p.llm = p.cache = None
     rss_table(args, base, awq, bnb, work)
