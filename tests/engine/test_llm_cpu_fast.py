@@ -113,6 +113,15 @@ def test_missing_support_falls_back_with_a_logged_reason(tiny: dict[str, Path], 
     assert err.value.reason == Reason.UNSUPPORTED and "no AVX2" in str(err.value)
 
 
+def test_a_layout_the_kernel_cannot_take_falls_back_and_leaves_no_graphs(tiny: dict[str, Path], monkeypatch,
+                                                                          tmp_path: Path) -> None:
+    monkeypatch.setattr(cpu_fast, "plan_for", lambda *a: cpu_fast.CpuPlan(4, 96, "test"))   # 128 % 96 != 0
+    monkeypatch.setattr(cpu_fast.tempfile, "tempdir", str(tmp_path))
+    llm = load_llm(tiny["base"], "base", "cpu", "auto")
+    assert llm.kernel["kernel"] == "torch" and "block size 96" in llm.kernel["fallback"]
+    assert not list(tmp_path.iterdir())
+
+
 def test_exact_path_is_the_default_of_explicit_dtypes_and_the_stage_tool() -> None:
     from stepaudio_engine.stages.__main__ import build_parser
 

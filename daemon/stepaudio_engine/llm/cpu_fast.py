@@ -192,7 +192,11 @@ def graph_folder(config: Step1Config, raw: dict[str, Any], ckpt: Checkpoint, var
     """The folder holding the graphs (built now unless cached); True when it is a temporary one."""
     if cache_root is None:
         folder = Path(tempfile.mkdtemp(prefix="stepaudio-llm-graphs-"))
-        build_graphs(config, raw, ckpt, variant, plan, folder)
+        try:
+            build_graphs(config, raw, ckpt, variant, plan, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return folder, True
     folder = cache_root / cache_key(ckpt, variant, plan)
     if (folder / "plan.json").is_file():
