@@ -171,3 +171,35 @@ def test_pcm_streams_as_the_daemon_makes_it(fake_served):
     deltas = [base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta"]
     assert len(deltas) == 2 and events[-1]["type"] == "speech.audio.done"
     assert b"".join(deltas) == raw and len(raw) == int((0.25 + 0.01 * len("hello")) * 24000) * 2
+
+
+def test_full_daemon_queue_is_429_with_retry_after():
+    """The daemon's own BUSY (queue_size 1: one job runs, one waits, the third is refused) → 429."""
+    from sa_helpers import StepAudio, cleanup, short_tmp
+    from serve.http_helpers import HttpServer
+
+    root = short_tmp()
+    inst = StepAudio(root, queue_size=1)
+    server = HttpServer(inst)
+    try:
+        with server.client() as http:
+            saved = http.post("/v1/audio/voices", data={"name": "q", "ref_text": "a"},
+                              files={"audio_sample": ("r.wav", write_wav(inst.work / "r.wav").read_bytes())})
+            assert saved.status_code == 201, saved.text
+        body = _speech("[[slow]]", voice="q")
+
+        def post(_: int):
+            try:
+                return httpx.post(server.url + "/v1/audio/speech", json=body, timeout=4)
+            except httpx.TimeoutException:
+                return None  # running or queued: its disconnect cancels it
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            replies = list(pool.map(post, range(3)))
+        busy = [r for r in replies if r is not None]
+        assert len(busy) == 1 and busy[0].status_code == 429, [r.status_code if r else "timeout" for r in replies]
+        assert busy[0].json()["error"]["code"] == "BUSY" and int(busy[0].headers["retry-after"]) > 0
+    finally:
+        server.stop()
+        inst.shutdown()
+        cleanup(root)
