@@ -25,5 +25,12 @@ def _say_where(config: ServeConfig) -> None:
 
     host = f"[{config.host}]" if ":" in config.host else config.host
     base = f"http://{host}:{config.port}"
-    ui = f"web UI {base}/ · " if config.web_ui else "web UI off (pip install 'stepaudio[web]') · "
+    ui = f"web UI {base}/ · " if config.web_ui else f"web UI off ({_why_no_ui()}) · "
     print(f"stepaudio serve: {ui}API {base}/v1 · reference {base}/docs", file=sys.stderr, flush=True)
+
+
+def _why_no_ui() -> str:
+    """--no-ui with Gradio installed is a choice, not a missing extra (find_spec: no Gradio import here)."""
+    from importlib.util import find_spec
+
+    return "--no-ui" if find_spec("gradio") else "pip install 'stepaudio[web]'"

@@ -49,3 +49,18 @@ def test_loopback_detection(host, loopback):
     from stepaudio_serve.config import is_loopback
 
     assert is_loopback(host) is loopback
+
+
+def test_the_startup_line_says_why_the_ui_is_off(capsys, monkeypatch):
+    import importlib.util
+
+    from stepaudio_serve.config import ServeConfig
+    from stepaudio_serve.server import _say_where
+
+    real_find_spec = importlib.util.find_spec
+    for installed, why in ((True, "web UI off (--no-ui)"), (False, "web UI off (pip install 'stepaudio[web]')")):
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: (real_find_spec("os") if installed else None) if name == "gradio"
+                            else real_find_spec(name, *a))
+        _say_where(ServeConfig(port=7861, web_ui=False))
+        assert why in capsys.readouterr().err
