@@ -86,7 +86,21 @@ def read_text_file(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as fh:
             return _bounded(fh.read(MAX_TEXT_CHARS + 1), what)
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read the {what} from {path}: {exc}", "give a UTF-8 text file") from None
+        raise text_file_error(path, f"the {what}", exc, "text") from None
+
+
+def text_file_error(path: str, what: str, exc: Exception, kind: str) -> CliError:
+    """A text input that cannot be read, said plainly: a missing file is not an encoding problem."""
+    if isinstance(exc, FileNotFoundError):
+        return CliError(f"cannot read {what}: {path} does not exist", "check the path")
+    if isinstance(exc, IsADirectoryError):
+        return CliError(f"cannot read {what}: {path} is a folder", f"give a {kind} file")
+    if isinstance(exc, UnicodeDecodeError):
+        return CliError(f"cannot read {what}: {path} is not UTF-8 (it has the byte "
+                        f"{exc.object[exc.start]:#04x})",
+                        f"save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 {path} > new.txt)", Reason.BAD_INPUT)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return CliError(f"cannot read {what} from {path}: {reason}", f"give a readable UTF-8 {kind} file")
 
 
 def copy_to_stdout(path: str) -> None:

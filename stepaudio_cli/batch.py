@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional
 
 import typer
 
-from stepaudio_cli import requests
+from stepaudio_cli import audio_io, requests
 from stepaudio_cli.errors import CliError
 from stepaudio_cli.job_options import JobOptions
 from stepaudio_cli.options import flag
@@ -166,7 +166,7 @@ def _lines(source: str) -> Iterator[tuple[int, str]]:
         with open(source, encoding="utf-8") as fh:
             yield from _numbered(fh)
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {source}: {exc}", "give a UTF-8 JSON-lines file") from None
+        raise audio_io.text_file_error(source, "the batch", exc, "JSON-lines") from None
 
 
 def _numbered(stream: Iterable[str]) -> Iterator[tuple[int, str]]:
