@@ -22,9 +22,14 @@ def client_of(request: Request):
     return request.app.state.client
 
 
+# OpenAI's speech model names, which clients such as Open WebUI send by default: they mean "the default
+# variant" here, as other OpenAI-compatible TTS servers (Kokoro-FastAPI, speaches) accept them too.
+OPENAI_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+
+
 def variant_of(name: str) -> str:
-    """A model id or variant name → the variant ("" = the daemon's default)."""
-    if name in ("", MODEL_ID):
+    """A model id, an OpenAI alias or a variant name → the variant ("" = the daemon's default)."""
+    if name in ("", MODEL_ID, *OPENAI_ALIASES):
         return ""
     for variant in VARIANTS:
         if name in (variant, f"{MODEL_ID}-{variant}"):

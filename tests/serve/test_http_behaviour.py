@@ -57,7 +57,7 @@ def test_every_response_format_reads_back(fake_served):
     (_speech(ref_audio="/etc/passwd"), 400, "BAD_INPUT", "ref_audio"),
     (_speech(ref_audio="not base64!"), 400, "BAD_INPUT", "ref_audio"),
     (_speech(ref_audio=base64.b64encode(b"plain text, not audio").decode()), 400, "BAD_INPUT", "ref_audio"),
-    (_speech(model="gpt-4o-mini-tts"), 404, "UNKNOWN_VARIANT", "model"),
+    (_speech(model="gpt-4o-transcribe"), 404, "UNKNOWN_VARIANT", "model"),
     (_speech(extra_params={"edit_type": "emotion", "edit_info": "hapy"}), 400, "BAD_INPUT", "extra_params.edit_info"),
     (_speech(extra_params={"unknown": 1}), 400, "BAD_INPUT", "extra_params.unknown"),
     ({"voice": "alloy"}, 400, "BAD_INPUT", "input"),

@@ -39,6 +39,9 @@ def test_unknown_variant_and_path_are_openai_shaped_errors(fake_served):
             assert reply.status_code == status, reply.text
             error = reply.json()["error"]
             assert error["code"] == code and error["message"] and set(error) == {"message", "type", "param", "code"}
+        for alias in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts"):  # OpenAI's names mean the default variant
+            reply = http.post(f"/api/v1/models/{alias}/unload")
+            assert reply.status_code == 200 and "default variant" in reply.json()["message"], reply.text
         assert http.get("/docs").status_code == 200 and "openapi" in http.get("/openapi.json").text
 
 
