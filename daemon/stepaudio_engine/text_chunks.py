@@ -72,7 +72,7 @@ def sentences(text: str) -> list[tuple[int, int, float]]:
             continue
         while end < n and text[end] in _CLOSERS:
             end += 1
-        if end >= n or text[end].isspace() or _is_cjk_stop(text[end - 1]):
+        if end >= n or (text[end].isspace() and not _goes_on(text, end)) or _is_cjk_stop(text[end - 1]):
             gap = text[end:_skip_space(text, end)]
             spans.append((start, end, PAUSE_PARAGRAPH_S if gap.count("\n") >= 2 else PAUSE_SENTENCE_S))
             start = end
@@ -105,6 +105,13 @@ def _sentence_end(text: str, i: int, tags: list[tuple[int, int]]):
         if w in _ABBREVIATIONS or (len(w) == 1 and word.group(1).isupper()):
             return None                                       # Dr. / e.g. / J. K.
     return i + 1
+
+
+def _goes_on(text: str, end: int) -> bool:
+    """After a Latin stop (and its quotes), a lower-case word continues the sentence:
+    'He said "Stop!" and ran.', '"Is that all?" she asked.'"""
+    nxt = _skip_space(text, end)
+    return nxt < len(text) and text[nxt].islower() and "\n\n" not in text[end:nxt]
 
 
 def _is_cjk_stop(ch: str) -> bool:

@@ -25,7 +25,13 @@ def _spans_cover(text: str, chunks) -> None:
 def test_english_sentences_keep_abbreviations_decimals_initials_and_quotes() -> None:
     text = 'Dr. Smith paid 3.50 dollars, e.g. cash. "Really?" she asked. J. K. Rowling agreed!'
     spans = [text[s:e] for s, e, _ in tc.sentences(text)]
-    assert spans == ['Dr. Smith paid 3.50 dollars, e.g. cash.', '"Really?"', 'she asked.', 'J. K. Rowling agreed!']
+    assert spans == ['Dr. Smith paid 3.50 dollars, e.g. cash.', '"Really?" she asked.', 'J. K. Rowling agreed!']
+
+
+def test_a_quoted_exclamation_or_question_followed_by_lower_case_goes_on() -> None:
+    text = 'He said "Stop!" and ran. "Is that all?" she asked. "Yes!" Then it ended.'
+    spans = [text[s:e] for s, e, _ in tc.sentences(text)]
+    assert spans == ['He said "Stop!" and ran.', '"Is that all?" she asked.', '"Yes!"', "Then it ended."]
 
 
 def test_cjk_sentence_marks_split_without_spaces() -> None:
