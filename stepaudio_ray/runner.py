@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generator, Optional
@@ -52,8 +53,13 @@ class Cluster:
         self.resources: dict[str, float] = {}
 
     def __enter__(self) -> "Cluster":
-        if self.address == "local":
-            os.environ[LOOPBACK_ENV] = "0"  # read when ray is first imported: before any `import ray`
+        bootstrap = self.address if self.address not in ("local", "auto") else _current_cluster()
+        if bootstrap:
+            _check_reachable(bootstrap, given=self.address != "auto")
+        if self.address == "local" or (bootstrap and _is_loopback(bootstrap)):
+            # read when ray is first imported (before any `import ray`); a driver joining a loopback cluster
+            # needs it too, or Ray swaps 127.0.0.1 for this machine's routable address and finds nothing
+            os.environ[LOOPBACK_ENV] = "0"
         if not self.verbose:
             # Ray's C++ core logs at ERROR that Ray Data's actors may restart with their constructor
             # arguments in the object store: true of every run, and nothing the user can act on
@@ -79,6 +85,47 @@ class Cluster:
         import ray
 
         ray.shutdown()  # the driver's actors end with it; `local` also stops its cluster
+
+
+def _current_cluster() -> str:
+    """The address `--ray auto` would join: RAY_ADDRESS, else the file Ray's head writes on its machine."""
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    base = Path(os.environ.get("RAY_TMPDIR") or "/tmp") / "ray" / "ray_current_cluster"
+    try:
+        return base.read_text().strip()
+    except OSError:
+        return ""  # none on this machine: ray.init(address="auto") says so
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    address = address.split("://", 1)[-1]
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        host = _host_port(address)[0]
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _check_reachable(address: str, given: bool) -> None:
+    """Ray retries an unreachable address for minutes, printing warnings: try the port first."""
+    try:
+        host, port = _host_port(address)
+        socket.create_connection((host, port), timeout=5).close()
+    except ValueError:
+        raise RayRunError("UNAVAILABLE", f"--ray {address!r} is not a Ray address",
+                          "give HOST:PORT (e.g. 10.0.0.5:6379), auto, or local") from None
+    except OSError as exc:
+        where = "given" if given else "of the running cluster recorded on this machine"
+        raise RayRunError("UNAVAILABLE", f"no Ray cluster answers at {address} (the address {where}): "
+                          f"{exc.strerror or exc}",
+                          "start one (`ray start --head` on the head node), check the address and port, or run "
+                          "on this machine with --ray local") from None
 
 
 def plan_pool(resources: dict[str, float], jobs: int, actors: Optional[int], gpus_per_actor: Optional[float],

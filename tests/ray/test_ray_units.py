@@ -74,3 +74,16 @@ def test_actor_without_models_names_its_node(tmp_path):
         EngineActor(config.__dict__)
     error = runner.actor_start_error(caught.value)
     assert error is not None and error.reason == "MODEL_MISSING" and "on node" in error.message
+
+
+def test_an_address_where_nothing_listens_fails_at_once():
+    import socket
+
+    with socket.socket() as s:  # a port that was just free: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(runner.RayRunError, match=f"no Ray cluster answers at 127.0.0.1:{port}") as caught:
+        with runner.Cluster(f"127.0.0.1:{port}"):
+            pass
+    assert caught.value.reason == "UNAVAILABLE" and "--ray local" in caught.value.hint
+    assert runner._is_loopback("127.0.0.1:6379") and not runner._is_loopback("10.0.0.5:6379")
