@@ -93,6 +93,7 @@ def _run_tasks(tasks, results, printer, settings, address, actors, gpus_per_acto
                     "variant": run_variant, "device": s.device, "dtype": s.dtype,
                     # a CPU actor gets the threads it reserved; the daemon's setting otherwise
                     "threads": s.threads or (int(pool.cpus_per_actor) if pool.gpus_per_actor == 0 else 0),
+                    "flow_bf16": s.flow_bf16,  # the rest as the daemon's scheduler._load_options gives them
                     "cache_max_bytes": s.cache_max_mb * 1024 * 1024}
             config = ActorConfig(load=load, max_text_chars=s.max_text_chars, max_edit_seconds=s.max_edit_seconds,
                                  run_id=run_id, started_at=time.time(), cache_dir=str(settings.paths.prompt_cache_dir))
