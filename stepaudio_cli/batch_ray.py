@@ -116,11 +116,11 @@ def _run_tasks(tasks, results, printer, settings, address, actors, gpus_per_acto
                        "run the same batch again to resume: finished outputs are skipped", Reason.CANCELLED) from None
     except runner.RayRunError as exc:
         view.close()
+        if exc.reason == "UNAVAILABLE":  # no cluster: nothing ran (the CLI prints the error once)
+            raise CliError(exc.message, exc.hint, Reason.UNAVAILABLE) from None
         err(f"error: {exc.message}")
         if exc.hint:
             err(f"hint: {exc.hint}")
-        if exc.reason == "UNAVAILABLE":
-            raise CliError(exc.message, exc.hint, Reason.UNAVAILABLE) from None
         for task in tasks:  # every line that did not finish fails with the run's reason
             results.setdefault(task.line, error_result(task.line, exc.reason, exc.message, exc.hint))
         printer.flush(results)
