@@ -113,6 +113,8 @@ class OutputWriter:
     def _error(self, exc: Exception) -> EngineError:
         if self._sink.error is not None:
             return _unwritable(self._sink.error)
+        if isinstance(exc, OSError) and exc.errno is not None:  # the disk or folder, not the format (ENOSPC…)
+            return _unwritable(exc)
         return EngineError(Reason.OUTPUT_UNWRITABLE, f"cannot write the {self.format} output: {exc}",
                            "try another --format (wav always works)")
 

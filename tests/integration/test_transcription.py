@@ -74,8 +74,10 @@ def test_three_candidates_keep_the_best_by_the_rule(real):
     assert [c["seed"] for c in cands] == [10, 11, 12]
     kept = [c for c in cands if c["kept"]]
     assert len(kept) == 1
-    rule = min(cands, key=lambda c: (c["error_rate"], -c["similarity"]))
-    assert kept[0]["seed"] == rule["seed"] == result["options"]["seed"]
+    # the engine's rule (checks.best): a candidate that ran to its token cap loses, then error rate, similarity
+    rule = min(cands, key=lambda c: (c["stop"] == "max_length", c["error_rate"], -c["similarity"]))
+    assert kept[0]["seed"] == rule["seed"] == result["report"]["chunks"][0]["seed"]
+    assert result["options"]["seed"] == 10  # the job's seed: --seed 10 --candidates 3 repeats this run
     assert result["report"]["quality"]["transcript"] == kept[0]["transcript"]
     assert real.variant()["jobs_served"] == 1  # three generations, one job, one file
     assert (real.work / "best.wav").exists() and not real.stray_files()
