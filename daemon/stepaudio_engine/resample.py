@@ -51,17 +51,7 @@ def sinc_kernel_f64(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
     of this kernel is the kernel torchaudio's `Resample` uses)."""
     import torch
 
-    p, q, base, width = kernel_params(sr_in, sr_out, rolloff, lowpass_width)
-    taps = torch.arange(-width, width + p, dtype=torch.float64)[None, :] / p
-    # the integer phase index is divided in float32 (torch's default dtype), then promoted to float64
-    t = torch.arange(0, -q, -1)[:, None] / q + taps
-    t *= base
-    t = t.clamp_(-lowpass_width, lowpass_width)
-    window = torch.cos(t * math.pi / lowpass_width / 2) ** 2
-    t *= math.pi
-    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
-    kernel *= window * (base / p)
-    return kernel.numpy()
+    return _sinc_kernel(sr_in, sr_out, rolloff, lowpass_width, torch.float64)
 
 
 def sinc_kernel_f32(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
@@ -71,9 +61,17 @@ def sinc_kernel_f32(sr_in: int, sr_out: int, rolloff: float = ROLLOFF,
     enter as float32 scalars), same operation order as sinc_kernel_f64."""
     import torch
 
+    return _sinc_kernel(sr_in, sr_out, rolloff, lowpass_width, torch.float32)
+
+
+def _sinc_kernel(sr_in: int, sr_out: int, rolloff: float, lowpass_width: int, taps_dtype) -> np.ndarray:
+    """Both kernels: torchaudio's operation order, with the tap times in `taps_dtype`. The integer phase
+    index is divided in float32 (torch's default dtype) either way, then promoted with the taps."""
+    import torch
+
     p, q, base, width = kernel_params(sr_in, sr_out, rolloff, lowpass_width)
-    taps = torch.arange(-width, width + p, dtype=torch.float32)[None, :] / p
-    t = torch.arange(0, -q, -1, dtype=torch.float32)[:, None] / q + taps
+    taps = torch.arange(-width, width + p, dtype=taps_dtype)[None, :] / p
+    t = torch.arange(0, -q, -1)[:, None] / q + taps
     t *= base
     t = t.clamp_(-lowpass_width, lowpass_width)
     window = torch.cos(t * math.pi / lowpass_width / 2) ** 2
