@@ -15,34 +15,23 @@ import argparse
 import base64
 import concurrent.futures
 import json
-import math
 import os
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
 
 import httpx
 import psutil
 
+from batch_throughput import write_ref  # the same 2 s reference as the batch baseline (same folder)
+
 BIN = Path(sys.executable).parent
-
-
-def write_ref(path: Path) -> None:
-    rate = 16000
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 150 * i / rate))) for i in range(rate * 2))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames)
 
 
 def free_port() -> int:

@@ -26,14 +26,9 @@ def chat_template(llm_folder: Path) -> Optional[str]:
     jinja = folder / TEMPLATE_FILE
     if jinja.is_file():
         return jinja.read_text(encoding="utf-8")
-    config = folder / CONFIG_FILE
-    if not config.is_file():
+    data = read_config(folder)
+    if data is None:
         return None
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"{config} is not readable JSON: {exc}",
-                          "download the model folder again") from exc
     template = data.get("chat_template")
     if isinstance(template, list):  # transformers also allows [{"name": "default", "template": ...}, ...]
         named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
@@ -44,3 +39,16 @@ def chat_template(llm_folder: Path) -> Optional[str]:
 def detect_release(llm_folder: Path) -> str:
     """RELEASE_2026 when the folder has a chat template, else RELEASE_2025."""
     return RELEASE_2026 if chat_template(llm_folder) is not None else RELEASE_2025
+
+
+def read_config(folder: Path) -> Optional[dict]:
+    """The folder's tokenizer_config.json, None when it has none; unreadable JSON is MODEL_CORRUPT.
+    (The text tokenizer reads add_bos_token through this too.)"""
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EngineError(Reason.MODEL_CORRUPT, f"{path} is not readable JSON: {exc}",
+                          "download the model folder again") from exc

@@ -18,35 +18,30 @@ def served(real):
         server.stop()
 
 
+def _fake_served(api_key: str = "", **settings):
+    """A hermetic installation on the fake engine with `settings`, and `stepaudio serve` in front of it."""
+    from sa_helpers import StepAudio, cleanup, short_tmp
+
+    root = short_tmp()
+    inst = StepAudio(root, **settings)
+    server = HttpServer(inst, api_key=api_key)
+    try:
+        yield server
+    finally:
+        server.stop()
+        inst.shutdown()
+        cleanup(root)
+
+
 @pytest.fixture(scope="module")
 def fake_served():
     """`stepaudio serve` on the fake engine, shared by a module's tests (the error paths, limits,
     disconnects and load need no real model). Queue of 64: 32 concurrent clients all fit. Small limits
     (2 MiB bodies, 4 uploads at once) keep the limit tests quick."""
-    from sa_helpers import StepAudio, cleanup, short_tmp
-
-    root = short_tmp()
-    inst = StepAudio(root, queue_size=64, http_max_body_mb=2, http_max_uploads=4)
-    server = HttpServer(inst)
-    try:
-        yield server
-    finally:
-        server.stop()
-        inst.shutdown()
-        cleanup(root)
+    yield from _fake_served(queue_size=64, http_max_body_mb=2, http_max_uploads=4)
 
 
 @pytest.fixture(scope="module")
 def keyed_served():
     """`stepaudio serve` with an API key and one CORS origin (fake engine)."""
-    from sa_helpers import StepAudio, cleanup, short_tmp
-
-    root = short_tmp()
-    inst = StepAudio(root, http_cors_origins="https://app.example")
-    server = HttpServer(inst, api_key="s3cret-key")
-    try:
-        yield server
-    finally:
-        server.stop()
-        inst.shutdown()
-        cleanup(root)
+    yield from _fake_served(api_key="s3cret-key", http_cors_origins="https://app.example")

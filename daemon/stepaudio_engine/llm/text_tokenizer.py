@@ -17,7 +17,6 @@ default; the reference copy has no such key, docs/engine/llm.md#text-tokenizer, 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import sentencepiece as spm
@@ -25,24 +24,17 @@ from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
 
 from stepaudio_engine.api import EngineError, Reason
+from stepaudio_engine.release import read_config
 
 MODEL_FILE = "tokenizer.model"
-CONFIG_FILE = "tokenizer_config.json"
 
 _LITERAL_TYPES = (sp_pb2.ModelProto.SentencePiece.UNKNOWN, sp_pb2.ModelProto.SentencePiece.CONTROL,
                   sp_pb2.ModelProto.SentencePiece.USER_DEFINED)
 
 
 def _read_add_bos(folder: Path) -> bool:
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        return True
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EngineError(Reason.MODEL_CORRUPT, f"{path} is not readable JSON: {exc}",
-                          "download the model folder again") from exc
-    return bool(data.get("add_bos_token", True))
+    data = read_config(folder)
+    return True if data is None else bool(data.get("add_bos_token", True))
 
 
 def _read_proto(path: Path) -> sp_pb2.ModelProto:
