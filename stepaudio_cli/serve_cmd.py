@@ -12,6 +12,7 @@ from stepaudio_cli.errors import CliError
 from stepaudio_protos.errors import Exit
 
 
+# In the docstring, '\\[http]' keeps rich (Typer's help) from reading [http] as markup and dropping it.
 def serve(
     ctx: typer.Context,
     host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default: http_host, "
@@ -22,8 +23,8 @@ def serve(
                                                                "web extra is installed)"),
 ) -> None:
     """Serve the OpenAI-compatible HTTP API (/v1/audio/speech, ...) on the daemon's model. Needs the
-    `http` extra: pip install 'stepaudio[http]'. The API key comes from STEPAUDIO_API_KEY or the
-    0600 file http_api_key_file, never from the command line. Limits and CORS: the http_* settings
+    `http` extra: pip install 'stepaudio\\[http]'. The API key comes from STEPAUDIO_API_KEY or the 0600
+    file http_api_key_file, never from the command line. Limits and CORS: the http_* settings
     (`stepaudio config show`). API reference: /docs on the server, docs/http.md."""
     try:
         import fastapi  # noqa: F401
